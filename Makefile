@@ -1,0 +1,132 @@
+# vqhammer: `make` builds everything into build/; `make test`, `make run`, `make bench`.
+# Every target that needs packages runs the dependency step first (tools/deps.sh).
+
+BUILD   := build
+V       ?= 0
+Q       := $(if $(filter 1,$(V)),,@)
+BUILD_ID := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+
+# ---- guest kernel (freestanding) -------------------------------------------------------------
+KCC      := gcc
+KCFLAGS  := -std=gnu11 -O2 -g -Wall -Wextra -Werror -ffreestanding -fno-pic -fno-pie \
+            -fno-stack-protector -fno-omit-frame-pointer -mno-red-zone -mgeneral-regs-only \
+            -mcmodel=small -fno-asynchronous-unwind-tables -Ikernel -Idrivers \
+            -DVQH_BUILD_ID='"$(BUILD_ID)"'
+KLDFLAGS := -nostdlib -static -no-pie -Wl,-n -Wl,-z,max-page-size=0x1000 -Wl,--build-id=none \
+            -T linker.ld
+NASM     := nasm
+
+KERNEL_C   := $(wildcard kernel/*.c drivers/*.c)
+KERNEL_ASM := $(wildcard kernel/*.asm) boot/pvh_entry.asm
+KERNEL_OBJ := $(patsubst %.c,$(BUILD)/guest/%.o,$(KERNEL_C)) \
+              $(patsubst %.asm,$(BUILD)/guest/%.asm.o,$(KERNEL_ASM))
+
+# ---- UEFI loader (gnu-efi) -------------------------------------------------------------------
+EFI_INC    := /usr/include/efi
+EFI_LIB    := /usr/lib
+EFI_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -fpic -fshort-wchar -ffreestanding \
+              -fno-stack-protector -fno-strict-aliasing -mno-red-zone -maccumulate-outgoing-args \
+              -DEFI_FUNCTION_WRAPPER -DGNU_EFI_USE_MS_ABI -I$(EFI_INC) -I$(EFI_INC)/x86_64 -Ikernel
+EFI_LDFLAGS := -nostdlib -znocombreloc -T $(EFI_LIB)/elf_x86_64_efi.lds -shared -Bsymbolic \
+               -L$(EFI_LIB) $(EFI_LIB)/crt0-efi-x86_64.o
+
+# ---- host side -------------------------------------------------------------------------------
+HCC     := gcc
+HCFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -DVQH_HOST -D_GNU_SOURCE -Ikernel -Idrivers \
+           -Itools -DVQH_BUILD_ID='"$(BUILD_ID)"'
+HSAN    ?= -fsanitize=address,undefined -fno-omit-frame-pointer
+# Pure logic shared with the kernel: compiled for the host and tested there.
+PURE_C  := $(wildcard kernel/config.c kernel/msg.c kernel/crc32c.c kernel/prng.c \
+             kernel/blockfmt.c kernel/expect.c kernel/verify.c kernel/cmdline.c \
+             drivers/virtqueue.c)
+PURE_OBJ := $(patsubst %.c,$(BUILD)/host/%.o,$(PURE_C))
+TOOLS_C  := $(filter-out tools/main.c,$(wildcard tools/*.c))
+TOOLS_OBJ := $(patsubst %.c,$(BUILD)/host/%.o,$(TOOLS_C))
+HOST_LIBS := -ljansson -lm
+
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+INTEG_TESTS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(wildcard tests/integration/test_*.c))
+INTEG_HELPERS := $(filter-out tests/integration/test_%.c,$(wildcard tests/integration/*.c))
+
+.PHONY: all clean deps test test-unit test-integration run bench
+all: $(BUILD)/kernel.elf $(BUILD)/esp.img $(BUILD)/vqhammer $(UNIT_TESTS) $(INTEG_TESTS)
+
+deps:
+	$(Q)tools/deps.sh
+
+$(BUILD)/guest/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(Q)$(KCC) $(KCFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/guest/%.asm.o: %.asm
+	@mkdir -p $(dir $@)
+	$(Q)$(NASM) -f elf64 -g -Ikernel/ -MD $(@:.o=.d) -MP -o $@ $<
+
+$(BUILD)/kernel.elf: $(KERNEL_OBJ) linker.ld
+	$(Q)$(KCC) $(KCFLAGS) $(KLDFLAGS) -o $@ $(KERNEL_OBJ) -lgcc
+
+$(BUILD)/efi/uefi_loader.o: boot/uefi_loader.c kernel/bootinfo.h
+	@mkdir -p $(dir $@)
+	$(Q)$(KCC) $(EFI_CFLAGS) -c $< -o $@
+
+$(BUILD)/efi/loader.so: $(BUILD)/efi/uefi_loader.o
+	$(Q)ld $(EFI_LDFLAGS) $< -o $@ -lefi -lgnuefi
+
+$(BUILD)/BOOTX64.EFI: $(BUILD)/efi/loader.so
+	$(Q)objcopy -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela -j .reloc \
+	  --target=efi-app-x86_64 --subsystem=10 $< $@
+
+# A real FAT image (not a fat:rw: directory, which blocks migration), built without root.
+$(BUILD)/esp.img: $(BUILD)/BOOTX64.EFI $(BUILD)/kernel.elf
+	$(Q)rm -f $@.tmp && truncate -s 16M $@.tmp && mformat -i $@.tmp -F -v VQHESP :: 2>/dev/null \
+	  || mformat -i $@.tmp -v VQHESP ::
+	$(Q)mmd -i $@.tmp ::/EFI ::/EFI/BOOT ::/vqhammer
+	$(Q)mcopy -i $@.tmp $(BUILD)/BOOTX64.EFI ::/EFI/BOOT/BOOTX64.EFI
+	$(Q)mcopy -i $@.tmp $(BUILD)/kernel.elf ::/vqhammer/kernel.elf
+	$(Q)mv $@.tmp $@
+
+$(BUILD)/host/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(Q)$(HCC) $(HCFLAGS) $(HSAN) -MMD -MP -c $< -o $@
+
+$(BUILD)/host/libpure.a: $(PURE_OBJ)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/host/libtools.a: $(TOOLS_OBJ)
+	$(Q)rm -f $@ && ar rcs $@ $^ $(if $(TOOLS_OBJ),,$(BUILD)/host/kernel/msg.o)
+
+$(BUILD)/vqhammer: $(BUILD)/host/tools/main.o $(BUILD)/host/libtools.a $(BUILD)/host/libpure.a
+	$(Q)$(HCC) $(HSAN) -o $@ $^ $(HOST_LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/host/libtools.a $(BUILD)/host/libpure.a
+	@mkdir -p $(dir $@)
+	$(Q)$(HCC) $(HCFLAGS) $(HSAN) -Itests -o $@ $^ -lcmocka $(HOST_LIBS)
+
+$(BUILD)/tests/%: tests/integration/%.c $(INTEG_HELPERS) $(BUILD)/host/libtools.a $(BUILD)/host/libpure.a
+	@mkdir -p $(dir $@)
+	$(Q)$(HCC) $(HCFLAGS) $(HSAN) -Itests -Itests/integration -o $@ $^ -lcmocka $(HOST_LIBS)
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tests/run.sh $(UNIT_TESTS) $(INTEG_TESTS)
+
+test-unit: deps
+	$(Q)$(MAKE) --no-print-directory $(UNIT_TESTS)
+	$(Q)tests/run.sh $(UNIT_TESTS)
+
+test-integration: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tests/run.sh $(INTEG_TESTS)
+
+run: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(BUILD)/vqhammer migrate $(ARGS)
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tools/bench.sh
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

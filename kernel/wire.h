@@ -1,0 +1,84 @@
+/*
+ * wire.h: everything the guest and the host tools must agree on, defined once.
+ *
+ * Included by the kernel (freestanding) and by tools/ (host). Change a value here and both sides
+ * follow at the next build; WIRE_VERSION goes into `hello` so a host can refuse a guest it does not
+ * understand.
+ *
+ * Guest -> host: single lines on COM1,
+ *
+ *     VQH1 <seq> <json-object>\n
+ *
+ * <seq> is a decimal per-boot sequence number starting at 1 and growing by one per line, shared by
+ * all vCPUs; guest memory migrates with the VM, so it keeps growing across migrations and the logs
+ * of several QEMU processes merge by it. The prefix may follow firmware noise on the same line: a
+ * reader searches for it. The JSON is pure ASCII (other bytes are \u-escaped) and has a "type"
+ * member naming one of the WIRE_MSG_* types below. DOCUMENTED in README.md ("Guest messages").
+ *
+ * Host -> guest: command lines on COM1 input, a word and optional key=value arguments, ending in
+ * '\n' (see WIRE_CMD_*). The guest answers each with a message carrying the same "cmd" word.
+ */
+#ifndef VQH_WIRE_H
+#define VQH_WIRE_H
+
+#define WIRE_VERSION 1
+#define WIRE_PREFIX "VQH1 "
+#define WIRE_LINE_MAX 4096 /* longest line either side writes, '\n' included */
+
+/* fw_cfg file carrying the guest configuration (key=value text; see kernel/config.h). */
+#define WIRE_FWCFG_CONFIG "opt/vqhammer/config"
+
+/*
+ * Verdict: the guest writes one of these to isa-debug-exit (iobase 0xf4, iosize 4); QEMU then
+ * exits with status (code << 1) | 1. Status 0 and 1 stay QEMU's own (normal exit, startup error).
+ */
+#define WIRE_DEBUG_EXIT_PORT 0xf4
+enum wire_verdict {
+    WIRE_VERDICT_PASS = 1,  /* QEMU exit status 3 */
+    WIRE_VERDICT_FAIL = 2,  /* QEMU exit status 5: data or device error, bad configuration */
+    WIRE_VERDICT_PANIC = 3, /* QEMU exit status 7: CPU exception or kernel assertion */
+};
+#define WIRE_EXIT_STATUS(verdict) (((verdict) << 1) | 1)
+
+/* Message types (the "type" member). */
+#define WIRE_MSG_HELLO "hello"           /* boot_path, build, wire, cpus, mem_mib, config{}, disks[] */
+#define WIRE_MSG_CONFIG_ERROR "config_error" /* key, value, line, error */
+#define WIRE_MSG_CPU "cpu"               /* cpu, apic_id, online (false: failed to start), error */
+#define WIRE_MSG_PANIC "panic"           /* cpu, vector, name, error_code, rip, cr2, rsp, regs{} */
+#define WIRE_MSG_DISK "disk"             /* pci, serial, capacity, blk_size, queues, queue_size,
+                                            features, role ("data" or "ignored"), reason */
+#define WIRE_MSG_PROGRESS "progress"     /* t_ms, epoch, disks[{disk, queues[{q, ops, bytes, errors,
+                                            inflight, oldest_ms}]}] */
+#define WIRE_MSG_ERROR "error"           /* class, disk, q, req, op, lba, blocks, expected{},
+                                            found{}, offset, hex_expected, hex_found, detail */
+#define WIRE_MSG_BROKEN "broken"         /* disk, q, reason, detail: the device broke the protocol */
+#define WIRE_MSG_REPLY "reply"           /* cmd, ok, plus per-command members */
+#define WIRE_MSG_SUMMARY "summary"       /* ops, bytes, errors, per-disk/queue counters */
+#define WIRE_MSG_VERDICT "verdict"       /* verdict ("pass", "fail", "panic"), reason */
+#define WIRE_MSG_LOG "log"               /* level, text: free-form diagnostics */
+
+/* Error classes (the "class" member of an error message). */
+#define WIRE_ERR_CORRUPT "corrupt"             /* payload or header checksum mismatch */
+#define WIRE_ERR_MISDIRECTED "misdirected"     /* header names another LBA or disk */
+#define WIRE_ERR_STALE "stale"                 /* older generation than expected: lost write */
+#define WIRE_ERR_PHANTOM "phantom"             /* a generation never written */
+#define WIRE_ERR_TORN "torn"                   /* mixed generations inside one request */
+#define WIRE_ERR_NONZERO "nonzero"             /* data where write-zeroes left zeroes */
+#define WIRE_ERR_UNWRITTEN "unwritten"         /* zeroes or garbage where a write was expected */
+#define WIRE_ERR_STATUS "status"               /* completion status not OK */
+#define WIRE_ERR_TIMEOUT "timeout"             /* request older than watchdog_ms */
+#define WIRE_ERR_DOUBLE "double_completion"    /* request completed twice / id not in flight */
+#define WIRE_ERR_GET_ID "get_id_changed"       /* GET_ID answered differently from its first answer */
+
+/* Host -> guest commands. */
+#define WIRE_CMD_VERIFY "verify"     /* [sample=N]: read back and check written blocks; reply
+                                        has checked, errors */
+#define WIRE_CMD_QUIESCE "quiesce"   /* stop submitting, drain; reply has per-queue counters and
+                                        ring indices (avail_idx, used_idx) */
+#define WIRE_CMD_RESUME "resume"     /* start submitting again */
+#define WIRE_CMD_REPORT "report"     /* send a progress message now */
+#define WIRE_CMD_EPOCH "epoch"       /* epoch=N: migration count, stamped into written blocks */
+#define WIRE_CMD_FINISH "finish"     /* drain, final verify, summary and verdict */
+#define WIRE_CMD_STATE "state"       /* dump the expected-state table (for verify-image) */
+
+#endif

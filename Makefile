@@ -12,7 +12,7 @@ KCFLAGS  := -std=gnu11 -O2 -g -Wall -Wextra -Werror -ffreestanding -fno-pic -fno
             -fno-stack-protector -fno-omit-frame-pointer -mno-red-zone -mgeneral-regs-only \
             -mcmodel=small -fno-asynchronous-unwind-tables -Ikernel -Idrivers \
             -DVQH_BUILD_ID='"$(BUILD_ID)"'
-KLDFLAGS := -nostdlib -static -no-pie -Wl,-n -Wl,-z,max-page-size=0x1000 -Wl,--build-id=none \
+KLDFLAGS := -nostdlib -static -no-pie -Wl,-n -Wl,-z,max-page-size=0x1000 -Wl,--build-id=none -Wl,-z,noexecstack \
             -T linker.ld
 NASM     := nasm
 

@@ -1,0 +1,95 @@
+/* report.c: numbered message lines on COM1, and the verdict through isa-debug-exit. */
+#include "report.h"
+#include "console.h"
+#include "cpu.h"
+#include "percpu.h"
+#include "spinlock.h"
+
+static struct spinlock console_lock;
+static uint64_t next_seq = 1;
+static char line_buf[WIRE_LINE_MAX + 32];
+
+static void report_write_locked(struct msg *m)
+{
+    size_t n = msg_format_line(m, next_seq, line_buf, sizeof(line_buf));
+    if (n) {
+        next_seq++;
+        console_write(line_buf, n);
+    }
+}
+
+void report_send(struct msg *m)
+{
+    spin_lock(&console_lock);
+    report_write_locked(m);
+    spin_unlock(&console_lock);
+}
+
+void report_log(const char *level, const char *text)
+{
+    struct msg m;
+    msg_begin(&m, WIRE_MSG_LOG);
+    msg_str(&m, "level", level);
+    msg_u64(&m, "cpu", percpu_index());
+    msg_str(&m, "text", text);
+    report_send(&m);
+}
+
+void report_log_u64(const char *level, const char *text, uint64_t v)
+{
+    struct msg m;
+    msg_begin(&m, WIRE_MSG_LOG);
+    msg_str(&m, "level", level);
+    msg_u64(&m, "cpu", percpu_index());
+    msg_str(&m, "text", text);
+    msg_u64(&m, "value", v);
+    report_send(&m);
+}
+
+static const char *verdict_name(enum wire_verdict v)
+{
+    switch (v) {
+    case WIRE_VERDICT_PASS: return "pass";
+    case WIRE_VERDICT_FAIL: return "fail";
+    default: return "panic";
+    }
+}
+
+void report_verdict(enum wire_verdict verdict, const char *reason)
+{
+    struct msg m;
+    static volatile uint32_t ending;
+
+    irq_disable();
+    /* Only the first CPU to decide gets to speak; the others stop here. */
+    if (__atomic_exchange_n(&ending, 1, __ATOMIC_SEQ_CST)) {
+        for (;;)
+            __asm__ __volatile__("cli; hlt");
+    }
+    msg_begin(&m, WIRE_MSG_VERDICT);
+    msg_str(&m, "verdict", verdict_name(verdict));
+    msg_str(&m, "reason", reason);
+    msg_u64(&m, "cpu", percpu_index());
+    /* A CPU that faulted while holding the console lock must not keep the verdict in. */
+    bool locked = spin_lock_bounded(&console_lock, 50000000);
+    report_write_locked(&m);
+    if (locked)
+        spin_unlock(&console_lock);
+    outl(WIRE_DEBUG_EXIT_PORT, verdict);
+    /* No isa-debug-exit device: the verdict line is all the host gets. */
+    for (;;)
+        __asm__ __volatile__("cli; hlt");
+}
+
+void panic(const char *why)
+{
+    struct msg m;
+    msg_begin(&m, WIRE_MSG_PANIC);
+    msg_u64(&m, "cpu", percpu_index());
+    msg_str(&m, "reason", why);
+    bool locked = spin_lock_bounded(&console_lock, 50000000);
+    report_write_locked(&m);
+    if (locked)
+        spin_unlock(&console_lock);
+    report_verdict(WIRE_VERDICT_PANIC, why);
+}

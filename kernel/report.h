@@ -1,0 +1,19 @@
+/* report.h: sending wire messages (wire.h) to the host, and the verdict that ends the VM. */
+#ifndef VQH_REPORT_H
+#define VQH_REPORT_H
+
+#include "msg.h"
+
+/* Number the message and write it as one line; safe from any CPU. */
+void report_send(struct msg *m);
+/* A one-line "log" message: level "info", "warn" or "error". */
+void report_log(const char *level, const char *text);
+/* A "log" message with text followed by a number (no printf in the kernel). */
+void report_log_u64(const char *level, const char *text, uint64_t v);
+
+/* Send {"type":"verdict"} and end the VM through isa-debug-exit (wire.h). Never returns. */
+__attribute__((noreturn)) void report_verdict(enum wire_verdict verdict, const char *reason);
+/* Kernel assertion failed or the impossible happened: a panic message, then the panic verdict. */
+__attribute__((noreturn)) void panic(const char *why);
+
+#endif

@@ -52,7 +52,7 @@ struct config_error {
     char key[CONFIG_STR_MAX];    /* offending key ("" when the line has no key) */
     char value[64];              /* offending value, truncated */
     uint32_t line;               /* 1-based line of the text */
-    char message[160];           /* what is wrong and what is expected */
+    char message[256];           /* what is wrong and what is expected */
 };
 
 /* Fill every field with its default. */

@@ -14,7 +14,7 @@
 static void hello_config(struct msg *m, const struct config *c)
 {
     msg_obj_begin(m, "config");
-    msg_u64(m, "seed", c->seed);
+    msg_hex(m, "seed", c->seed); /* hex: JSON readers choke on integers above 2^63 */
     msg_u64(m, "duration", c->duration);
     msg_u64(m, "min_disks", c->min_disks);
     msg_str(m, "serial_prefix", c->serial_prefix);

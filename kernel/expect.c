@@ -1,0 +1,366 @@
+/*
+ * expect.c: the expected-state table. 20 bytes per block, so a 1 GiB region of 4 KiB blocks
+ * costs 5 MiB of guest memory.
+ */
+#include "expect.h"
+
+#define EXPECT_INFLIGHT 0x80 /* in expect_entry.pend: a write is in flight */
+#define EXPECT_PEND_MASK 0x07
+
+struct expect_entry {
+    uint32_t gen;
+    uint32_t seq;
+    uint32_t pend_seq;
+    uint16_t q;
+    uint16_t pend_q;
+    uint16_t reads;
+    uint8_t state;
+    uint8_t pend; /* EXPECT_INFLIGHT | pending state */
+};
+
+struct expect {
+    uint64_t base;
+    uint64_t nblocks;
+    uint64_t written;   /* state != UNKNOWN */
+    uint64_t checkable; /* state GEN or ZERO */
+    struct expect_entry ent[];
+};
+
+size_t expect_bytes(uint64_t nblocks)
+{
+    if (nblocks > (SIZE_MAX - sizeof(struct expect)) / sizeof(struct expect_entry))
+        return SIZE_MAX;
+    return sizeof(struct expect) + (size_t)nblocks * sizeof(struct expect_entry);
+}
+
+struct expect *expect_init(void *mem, size_t bytes, uint64_t base_lba, uint64_t nblocks)
+{
+    struct expect *e = mem;
+    size_t need = expect_bytes(nblocks);
+
+    if (!mem || ((uintptr_t)mem & 7) || need == SIZE_MAX || bytes < need)
+        return NULL;
+    memset(mem, 0, need);
+    e->base = base_lba;
+    e->nblocks = nblocks;
+    return e;
+}
+
+uint64_t expect_base(const struct expect *e)
+{
+    return e->base;
+}
+
+uint64_t expect_nblocks(const struct expect *e)
+{
+    return e->nblocks;
+}
+
+static bool expect_range_ok(const struct expect *e, uint64_t lba, uint32_t n)
+{
+    return n > 0 && lba >= e->base && n <= e->nblocks && lba - e->base <= e->nblocks - n;
+}
+
+static bool expect_is_checkable(uint8_t state)
+{
+    return state == EXPECT_GEN || state == EXPECT_ZERO;
+}
+
+/* Every state change goes through here so the counters stay exact. */
+static void expect_set_state(struct expect *e, struct expect_entry *x, uint8_t state)
+{
+    e->written += (state != EXPECT_UNKNOWN) - (x->state != EXPECT_UNKNOWN);
+    e->checkable += expect_is_checkable(state) - expect_is_checkable(x->state);
+    x->state = state;
+}
+
+static void expect_snap_of(const struct expect_entry *x, struct expect_snap *s)
+{
+    s->state = x->state;
+    s->inflight = x->pend & EXPECT_INFLIGHT;
+    s->pend_state = s->inflight ? x->pend & EXPECT_PEND_MASK : EXPECT_UNKNOWN;
+    s->gen = x->gen;
+    s->pend_gen = s->inflight ? x->gen + 1 : 0;
+    s->tag.writer_q = x->q;
+    s->tag.req_seq = x->seq;
+    s->pend_tag.writer_q = s->inflight ? x->pend_q : 0;
+    s->pend_tag.req_seq = s->inflight ? x->pend_seq : 0;
+}
+
+bool expect_begin_write(struct expect *e, uint64_t lba, uint32_t n, enum expect_state kind,
+                        struct expect_tag tag, uint32_t *gens_out)
+{
+    if (!expect_range_ok(e, lba, n))
+        return false;
+    if (kind != EXPECT_GEN && kind != EXPECT_ZERO && kind != EXPECT_DISCARDED)
+        return false;
+    struct expect_entry *x = &e->ent[lba - e->base];
+    for (uint32_t i = 0; i < n; i++)
+        if ((x[i].pend & EXPECT_INFLIGHT) || x[i].reads)
+            return false;
+    for (uint32_t i = 0; i < n; i++) {
+        x[i].pend = EXPECT_INFLIGHT | (uint8_t)kind;
+        x[i].pend_q = tag.writer_q;
+        x[i].pend_seq = tag.req_seq;
+        if (gens_out)
+            gens_out[i] = x[i].gen + 1;
+    }
+    return true;
+}
+
+bool expect_end_write(struct expect *e, uint64_t lba, uint32_t n, bool ok)
+{
+    if (!expect_range_ok(e, lba, n))
+        return false;
+    struct expect_entry *x = &e->ent[lba - e->base];
+    for (uint32_t i = 0; i < n; i++)
+        if (!(x[i].pend & EXPECT_INFLIGHT))
+            return false;
+    for (uint32_t i = 0; i < n; i++) {
+        expect_set_state(e, &x[i], ok ? (x[i].pend & EXPECT_PEND_MASK) : EXPECT_FAILED);
+        x[i].gen++;
+        x[i].q = x[i].pend_q;
+        x[i].seq = x[i].pend_seq;
+        x[i].pend = 0;
+        x[i].pend_q = 0;
+        x[i].pend_seq = 0;
+    }
+    return true;
+}
+
+bool expect_begin_read(struct expect *e, uint64_t lba, uint32_t n, struct expect_snap *snap)
+{
+    if (!expect_range_ok(e, lba, n))
+        return false;
+    struct expect_entry *x = &e->ent[lba - e->base];
+    for (uint32_t i = 0; i < n; i++)
+        if (x[i].reads == UINT16_MAX)
+            return false;
+    for (uint32_t i = 0; i < n; i++) {
+        x[i].reads++;
+        expect_snap_of(&x[i], &snap[i]);
+    }
+    return true;
+}
+
+bool expect_end_read(struct expect *e, uint64_t lba, uint32_t n)
+{
+    if (!expect_range_ok(e, lba, n))
+        return false;
+    struct expect_entry *x = &e->ent[lba - e->base];
+    for (uint32_t i = 0; i < n; i++)
+        if (!x[i].reads)
+            return false;
+    for (uint32_t i = 0; i < n; i++)
+        x[i].reads--;
+    return true;
+}
+
+bool expect_get(const struct expect *e, uint64_t lba, struct expect_snap *snap)
+{
+    if (!expect_range_ok(e, lba, 1))
+        return false;
+    expect_snap_of(&e->ent[lba - e->base], snap);
+    return true;
+}
+
+uint64_t expect_written_count(const struct expect *e)
+{
+    return e->written;
+}
+
+uint64_t expect_checkable_count(const struct expect *e)
+{
+    return e->checkable;
+}
+
+static bool expect_entry_checkable(const struct expect_entry *x)
+{
+    return expect_is_checkable(x->state) && !(x->pend & EXPECT_INFLIGHT);
+}
+
+bool expect_next_checkable(const struct expect *e, uint64_t from, uint32_t max_n, uint64_t *first,
+                           uint32_t *n)
+{
+    uint64_t i = from > e->base ? from - e->base : 0;
+
+    if (max_n == 0)
+        return false;
+    while (i < e->nblocks && !expect_entry_checkable(&e->ent[i]))
+        i++;
+    if (i >= e->nblocks)
+        return false;
+    uint32_t len = 1;
+    while (len < max_n && i + len < e->nblocks && expect_entry_checkable(&e->ent[i + len]))
+        len++;
+    *first = e->base + i;
+    *n = len;
+    return true;
+}
+
+/* What the report says about one block; false for a block it leaves out (UNKNOWN, idle). */
+static bool expect_run_of(const struct expect_entry *x, struct expect_run *r)
+{
+    r->gen = 0;
+    r->tag.writer_q = 0;
+    r->tag.req_seq = 0;
+    if (x->pend & EXPECT_INFLIGHT) {
+        r->state = EXPECT_FAILED;
+        return true;
+    }
+    r->state = x->state;
+    if (x->state == EXPECT_GEN) {
+        r->gen = x->gen;
+        r->tag.writer_q = x->q;
+        r->tag.req_seq = x->seq;
+    }
+    return x->state != EXPECT_UNKNOWN;
+}
+
+bool expect_encode_run(const struct expect *e, uint64_t *cursor, struct expect_run *run)
+{
+    uint64_t i = *cursor > e->base ? *cursor - e->base : 0;
+    struct expect_run next;
+
+    while (i < e->nblocks && !expect_run_of(&e->ent[i], run))
+        i++;
+    if (i >= e->nblocks) {
+        *cursor = e->base + e->nblocks;
+        return false;
+    }
+    run->lba = e->base + i;
+    run->count = 1;
+    while (run->count < UINT32_MAX && i + run->count < e->nblocks &&
+           expect_run_of(&e->ent[i + run->count], &next) && next.state == run->state &&
+           next.gen == run->gen && next.tag.writer_q == run->tag.writer_q &&
+           next.tag.req_seq == run->tag.req_seq)
+        run->count++;
+    *cursor = run->lba + run->count;
+    return true;
+}
+
+bool expect_apply_run(struct expect *e, const struct expect_run *run)
+{
+    if (!expect_range_ok(e, run->lba, run->count))
+        return false;
+    if (run->state < EXPECT_GEN || run->state > EXPECT_FAILED)
+        return false;
+    struct expect_entry *x = &e->ent[run->lba - e->base];
+    for (uint32_t i = 0; i < run->count; i++)
+        if ((x[i].pend & EXPECT_INFLIGHT) || x[i].reads)
+            return false;
+    for (uint32_t i = 0; i < run->count; i++) {
+        expect_set_state(e, &x[i], run->state);
+        x[i].gen = run->gen;
+        x[i].q = run->tag.writer_q;
+        x[i].seq = run->tag.req_seq;
+    }
+    return true;
+}
+
+const char *expect_state_name(uint8_t state)
+{
+    static const char *const names[] = {"unknown", "gen", "zero", "discarded", "failed"};
+    return state < ARRAY_SIZE(names) ? names[state] : "?";
+}
+
+static const char expect_run_letters[] = "?gzdf"; /* indexed by enum expect_state */
+
+/* Decimal digits of v at p (no NUL); returns their count. */
+static size_t expect_put_u64(char *p, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        p[i] = tmp[n - 1 - i];
+    return n;
+}
+
+size_t expect_run_format(const struct expect_run *run, char *buf, size_t cap)
+{
+    char tmp[EXPECT_RUN_TEXT_MAX];
+    size_t n = 0;
+
+    if (run->state < EXPECT_GEN || run->state > EXPECT_FAILED)
+        return 0;
+    n += expect_put_u64(tmp + n, run->lba);
+    tmp[n++] = '+';
+    n += expect_put_u64(tmp + n, run->count);
+    tmp[n++] = ':';
+    tmp[n++] = expect_run_letters[run->state];
+    if (run->state == EXPECT_GEN) {
+        tmp[n++] = ':';
+        n += expect_put_u64(tmp + n, run->gen);
+        tmp[n++] = ':';
+        n += expect_put_u64(tmp + n, run->tag.writer_q);
+        tmp[n++] = ':';
+        n += expect_put_u64(tmp + n, run->tag.req_seq);
+    }
+    if (n + 1 > cap)
+        return 0;
+    memcpy(buf, tmp, n);
+    buf[n] = '\0';
+    return n;
+}
+
+/* Parse a decimal number at s[*i] up to max; false if no digit or it overflows max. */
+static bool expect_get_u64(const char *s, size_t len, size_t *i, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+    size_t start = *i;
+
+    while (*i < len && s[*i] >= '0' && s[*i] <= '9') {
+        uint64_t d = (uint64_t)(s[*i] - '0');
+        if (v > (max - d) / 10)
+            return false;
+        v = v * 10 + d;
+        (*i)++;
+    }
+    *out = v;
+    return *i > start;
+}
+
+static bool expect_get_char(const char *s, size_t len, size_t *i, char c)
+{
+    if (*i >= len || s[*i] != c)
+        return false;
+    (*i)++;
+    return true;
+}
+
+bool expect_run_parse(const char *s, size_t len, struct expect_run *run)
+{
+    size_t i = 0;
+    uint64_t lba, count, gen = 0, q = 0, seq = 0;
+    uint8_t state = 0;
+
+    if (!expect_get_u64(s, len, &i, UINT64_MAX, &lba) || !expect_get_char(s, len, &i, '+') ||
+        !expect_get_u64(s, len, &i, UINT32_MAX, &count) || count == 0 ||
+        !expect_get_char(s, len, &i, ':') || i >= len)
+        return false;
+    for (uint8_t st = EXPECT_GEN; st <= EXPECT_FAILED; st++)
+        if (s[i] == expect_run_letters[st])
+            state = st;
+    if (!state)
+        return false;
+    i++;
+    if (state == EXPECT_GEN &&
+        (!expect_get_char(s, len, &i, ':') || !expect_get_u64(s, len, &i, UINT32_MAX, &gen) ||
+         !expect_get_char(s, len, &i, ':') || !expect_get_u64(s, len, &i, UINT16_MAX, &q) ||
+         !expect_get_char(s, len, &i, ':') || !expect_get_u64(s, len, &i, UINT32_MAX, &seq)))
+        return false;
+    if (i != len)
+        return false;
+    run->lba = lba;
+    run->count = (uint32_t)count;
+    run->state = state;
+    run->gen = (uint32_t)gen;
+    run->tag.writer_q = (uint16_t)q;
+    run->tag.req_seq = (uint32_t)seq;
+    return true;
+}

@@ -1,0 +1,50 @@
+/*
+ * prng.h: deterministic pseudo-random numbers. Pure logic: builds into the kernel and into host
+ * unit tests.
+ *
+ * - splitmix64 turns one seed into well-mixed state words (and is the counter-mode generator of
+ *   block payloads, see prng_fmix64);
+ * - xoshiro256** (struct prng) is the fast per-queue generator for the stress engine's choices;
+ * - prng_mix hashes a few integers into one, with no state: per-queue seeds, payload seeds.
+ *
+ * A struct prng belongs to one user; nothing here is shared, so no locking is needed.
+ * Same seed, same sequence, on the guest and on the host.
+ */
+#ifndef VQH_PRNG_H
+#define VQH_PRNG_H
+
+#include "base.h"
+
+#define PRNG_GOLDEN 0x9E3779B97F4A7C15ull /* 2^64 / golden ratio: splitmix64's increment */
+
+struct prng {
+    uint64_t s[4];
+};
+
+/* splitmix64's output function: a bijective 64-bit mixer (inline: the payload fill loop uses it). */
+static inline uint64_t prng_fmix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* One splitmix64 step: advances *state and returns the next output. */
+uint64_t prng_splitmix64(uint64_t *state);
+
+/* Seed the generator (any seed, 0 included, gives a usable state). */
+void prng_seed(struct prng *st, uint64_t seed);
+
+/* Next 64 random bits. */
+uint64_t prng_next(struct prng *st);
+
+/* Uniform in [0, n) without modulo bias (Lemire's multiply-and-reject); 0 when n is 0. */
+uint64_t prng_below(struct prng *st, uint64_t n);
+
+/* Uniform in [lo, hi] (inclusive); lo when hi < lo. */
+uint64_t prng_range(struct prng *st, uint64_t lo, uint64_t hi);
+
+/* Stateless hash of three words: different inputs give unrelated outputs, order matters. */
+uint64_t prng_mix(uint64_t a, uint64_t b, uint64_t c);
+
+#endif

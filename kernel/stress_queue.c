@@ -1,0 +1,457 @@
+/*
+ * stress_queue.c: one queue's load: choose an operation, build and post it, complete and check
+ * it. Runs only on the queue's owning CPU.
+ */
+#include "stress_internal.h"
+#include "blockfmt.h"
+#include "cpu.h"
+#include "memory.h"
+#include "report.h"
+#include "time.h"
+
+#define GET_ID_EVERY 512        /* one GET_ID among this many operations */
+#define WRITE_RETRIES 4         /* other LBAs tried when a write range is busy */
+
+static const char *const op_names[OP_COUNT] = {
+    "read", "write", "flush", "discard", "write_zeroes", "get_id", "verify",
+};
+
+const char *squeue_op_name(uint8_t op)
+{
+    return op < OP_COUNT ? op_names[op] : "?";
+}
+
+void squeue_setup(struct squeue *q, struct sdisk *d, uint16_t index, uint32_t cpu)
+{
+    q->disk = d;
+    q->index = index;
+    q->cpu = cpu;
+    q->vq = &d->vd.queue[index];
+    q->vq->owner_cpu = cpu;
+    prng_seed(&q->rng, prng_mix(st.cfg->seed, d->vd.index, index));
+    q->next_seq = 1;
+}
+
+/* Request memory: done after the queue exists, since depth follows the queue size. */
+bool squeue_alloc(struct squeue *q, const char **why)
+{
+    struct sdisk *d = q->disk;
+    uint32_t bytes = d->max_blocks * d->vd.blk_size;
+    uint16_t size = vq_size(&q->vq->vq);
+    q->depth = st.cfg->depth ? MIN(st.cfg->depth, (uint32_t)size) : size;
+    q->indirect_max = MIN(d->vd.seg_max, bytes / 512) + 2;
+    q->reqs = pmm_alloc(sizeof(struct sreq) * q->depth, 64);
+    q->free_ids = pmm_alloc(sizeof(uint16_t) * q->depth, 8);
+    if (!q->reqs || !q->free_ids)
+        goto oom;
+    for (uint32_t i = 0; i < q->depth; i++) {
+        struct sreq *r = &q->reqs[i];
+        r->dma = pmm_alloc(sizeof(struct sreq_dma), 64);
+        r->indirect = pmm_alloc(sizeof(struct vq_desc) * q->indirect_max, 16);
+        /* 512 bytes into a page: segments at offsets that are not 4 KiB aligned */
+        uint8_t *buf = pmm_alloc(bytes + 512, PAGE_SIZE);
+        r->snap = pmm_alloc(sizeof(struct expect_snap) * d->max_blocks, 8);
+        r->gens = pmm_alloc(sizeof(uint32_t) * d->max_blocks, 8);
+        if (!r->dma || !r->indirect || !buf || !r->snap || !r->gens) {
+            if (i < 8)
+                goto oom;
+            q->depth = i; /* less memory than depth wants: run shallower, say so in hello */
+            break;
+        }
+        r->data = buf + 512;
+        q->free_ids[q->nfree++] = (uint16_t)i;
+    }
+    return true;
+oom:
+    *why = "out of memory for request buffers";
+    return false;
+}
+
+static uint8_t squeue_pick_op(struct squeue *q)
+{
+    uint32_t total = 0;
+    for (int i = 0; i < OP_COUNT; i++)
+        total += st.weights[i];
+    if (prng_below(&q->rng, GET_ID_EVERY) == 0)
+        return OP_GET_ID;
+    uint32_t x = (uint32_t)prng_below(&q->rng, total);
+    for (uint8_t i = 0; i < OP_COUNT; i++) {
+        if (x < st.weights[i])
+            return i;
+        x -= st.weights[i];
+    }
+    return OP_READ;
+}
+
+/* A range in the region: mostly random, sometimes continuing the previous one (mergeable). */
+static void squeue_pick_range(struct squeue *q, uint32_t align, uint32_t max_n, uint64_t *lba, uint32_t *n)
+{
+    struct sdisk *d = q->disk;
+    const struct config *c = st.cfg;
+    uint32_t hi = MIN(MIN(c->max_blocks, d->max_blocks), max_n);
+    uint32_t lo = MIN(c->min_blocks, hi);
+    *n = (uint32_t)prng_range(&q->rng, lo, hi);
+    if (*n > d->region_blocks)
+        *n = (uint32_t)d->region_blocks;
+    uint64_t end = d->region_start + d->region_blocks;
+    if (align <= 1 && q->burst_next && q->burst_next + *n <= end && prng_below(&q->rng, 4) == 0) {
+        *lba = q->burst_next;
+    } else {
+        *lba = d->region_start + prng_below(&q->rng, d->region_blocks - *n + 1);
+        if (align > 1) {
+            *lba -= (*lba - d->region_start) % align;
+            *n = MAX(*n - *n % align, MIN(align, (uint32_t)d->region_blocks));
+        }
+    }
+    q->burst_next = *lba + *n;
+}
+
+/* Cut the data buffer into segments: one, one per block, or 512-byte pieces, within seg_max
+ * and size_max. Returns the segment count written to bufs. */
+static uint16_t squeue_segments(struct squeue *q, uint8_t *data, uint32_t bytes, struct vq_buf *bufs, uint16_t room)
+{
+    const struct vblk_disk *vd = &q->disk->vd;
+    uint32_t want;
+    switch (prng_below(&q->rng, 4)) {
+    case 0: want = bytes / vd->blk_size; break;
+    case 1: want = bytes / 512; break;
+    default: want = 1; break;
+    }
+    uint32_t max_segs = MIN(vd->seg_max, (uint32_t)room);
+    if (vd->size_max)
+        want = MAX(want, (bytes + vd->size_max - 1) / vd->size_max);
+    want = MAX(MIN(want, max_segs), 1u);
+    uint32_t seg = ALIGN_UP((bytes + want - 1) / want, 512u);
+    if (vd->size_max && seg > vd->size_max)
+        seg = vd->size_max & ~511u;
+    uint16_t n = 0;
+    for (uint32_t off = 0; off < bytes && n < room; off += seg, n++) {
+        bufs[n].addr = (uint64_t)(uintptr_t)(data + off);
+        bufs[n].len = MIN(seg, bytes - off);
+    }
+    return n;
+}
+
+static void squeue_fill_data(struct squeue *q, struct sreq *r)
+{
+    struct sdisk *d = q->disk;
+    uint32_t bs = d->vd.blk_size;
+    if (r->zero_data) {
+        memset(r->data, 0, (size_t)r->nblocks * bs);
+        return;
+    }
+    for (uint32_t i = 0; i < r->nblocks; i++) {
+        struct blk_stamp s = {
+            .seed = st.cfg->seed, .disk_tag = d->vctx.disk_tag, .lba = r->lba + i,
+            .gen = r->gens[i], .writer_q = q->index, .req_seq = r->seq, .epoch = r->epoch,
+        };
+        blk_fill(r->data + (size_t)i * bs, bs, &s);
+    }
+}
+
+/* Reserve the range in the expected-state table; false when it is busy. */
+static bool squeue_claim(struct squeue *q, struct sreq *r)
+{
+    struct sdisk *d = q->disk;
+    struct expect_tag tag = { q->index, r->seq };
+    bool ok;
+    spin_lock(&d->lock);
+    switch (r->op) {
+    case OP_READ:
+    case OP_VERIFY:
+        ok = expect_begin_read(d->exp, r->lba, r->nblocks, r->snap);
+        break;
+    case OP_WRITE:
+        ok = expect_begin_write(d->exp, r->lba, r->nblocks, r->zero_data ? EXPECT_ZERO : EXPECT_GEN, tag, r->gens);
+        break;
+    case OP_DISCARD:
+        ok = expect_begin_write(d->exp, r->lba, r->nblocks, EXPECT_DISCARDED, tag, r->gens);
+        break;
+    case OP_WRITE_ZEROES:
+        ok = expect_begin_write(d->exp, r->lba, r->nblocks, EXPECT_ZERO, tag, r->gens);
+        break;
+    default:
+        ok = true;
+    }
+    spin_unlock(&d->lock);
+    return ok;
+}
+
+/* Build the descriptor list and post it. The range is already claimed. */
+static void squeue_post(struct squeue *q, struct sreq *r)
+{
+    struct sdisk *d = q->disk;
+    struct sreq_dma *dma = r->dma;
+    struct vq_buf bufs[260];
+    uint16_t nb = 0, n_out, room = (uint16_t)(MIN((uint32_t)ARRAY_SIZE(bufs), q->indirect_max) - 2);
+    uint32_t bytes = r->nblocks * d->vd.blk_size;
+
+    dma->hdr.reserved = 0;
+    dma->hdr.sector = r->lba * d->spb;
+    /* Preset to a value no device writes, so "the device wrote no status" is detectable. */
+    dma->status = 0xff;
+    bufs[nb++] = (struct vq_buf){ (uint64_t)(uintptr_t)&dma->hdr, sizeof(dma->hdr) };
+    switch (r->op) {
+    case OP_READ:
+    case OP_VERIFY:
+        dma->hdr.type = VIRTIO_BLK_T_IN;
+        n_out = nb;
+        nb += squeue_segments(q, r->data, bytes, bufs + nb, room);
+        break;
+    case OP_WRITE:
+        dma->hdr.type = VIRTIO_BLK_T_OUT;
+        squeue_fill_data(q, r);
+        nb += squeue_segments(q, r->data, bytes, bufs + nb, room);
+        n_out = nb;
+        break;
+    case OP_DISCARD:
+    case OP_WRITE_ZEROES:
+        dma->hdr.type = r->op == OP_DISCARD ? VIRTIO_BLK_T_DISCARD : VIRTIO_BLK_T_WRITE_ZEROES;
+        dma->hdr.sector = 0;
+        dma->dwz.sector = r->lba * d->spb;
+        dma->dwz.num_sectors = r->nblocks * d->spb;
+        dma->dwz.flags = 0;
+        bufs[nb++] = (struct vq_buf){ (uint64_t)(uintptr_t)&dma->dwz, sizeof(dma->dwz) };
+        n_out = nb;
+        break;
+    case OP_GET_ID:
+        dma->hdr.type = VIRTIO_BLK_T_GET_ID;
+        dma->hdr.sector = 0;
+        n_out = nb;
+        bufs[nb++] = (struct vq_buf){ (uint64_t)(uintptr_t)dma->id, VIRTIO_BLK_ID_BYTES };
+        break;
+    default: /* OP_FLUSH */
+        dma->hdr.type = VIRTIO_BLK_T_FLUSH;
+        dma->hdr.sector = 0;
+        n_out = nb;
+        break;
+    }
+    bufs[nb++] = (struct vq_buf){ (uint64_t)(uintptr_t)&dma->status, 1 };
+    r->segs = nb;
+    /* Mix indirect tables with direct chains when both are possible. */
+    r->indirect_used = d->vd.indirect && (nb > 2 || prng_below(&q->rng, 2)) && prng_below(&q->rng, 4) != 0;
+    r->submit_ns = time_ns();
+    r->busy = 1;
+    int head = vq_add(&q->vq->vq, bufs, n_out, (unsigned)(nb - n_out), r,
+                      r->indirect_used ? r->indirect : NULL, (uint64_t)(uintptr_t)r->indirect);
+    if (head < 0) {
+        /* Descriptors were checked before the claim, so only a broken queue lands here. */
+        r->busy = 0;
+        return;
+    }
+    r->head = (uint16_t)head;
+    q->inflight++;
+}
+
+/* Descriptors a request of this op will take if posted direct (worst case). */
+static uint32_t squeue_desc_need(const struct squeue *q)
+{
+    return q->disk->vd.indirect ? 1 + q->indirect_max : q->indirect_max;
+}
+
+/* The next range of the verification pass over this queue's stripe of the region: in order
+ * for a full pass, from random points for a sampled one. */
+static bool squeue_next_verify(struct squeue *q, struct sreq *r)
+{
+    struct sdisk *d = q->disk;
+    uint64_t first, from;
+    uint32_t n;
+    bool found;
+    while (q->verify_cursor < q->verify_end) {
+        if (q->verify_samples) {
+            from = q->verify_start + prng_below(&q->rng, q->verify_end - q->verify_start);
+            if (--q->verify_samples == 0)
+                q->verify_cursor = q->verify_end;
+        } else {
+            from = q->verify_cursor;
+        }
+        spin_lock(&d->lock);
+        found = expect_next_checkable(d->exp, from, d->max_blocks, &first, &n);
+        spin_unlock(&d->lock);
+        if (!found || first >= q->verify_end) {
+            if (!q->verify_samples)
+                q->verify_cursor = q->verify_end;
+            continue;
+        }
+        if (first + n > q->verify_end)
+            n = (uint32_t)(q->verify_end - first);
+        if (!q->verify_samples && q->verify_cursor < q->verify_end)
+            q->verify_cursor = first + n;
+        r->op = OP_VERIFY;
+        r->lba = first;
+        r->nblocks = n;
+        return true;
+    }
+    return false;
+}
+
+/* Choose what request r will be; false when nothing can be posted now. */
+static bool squeue_prepare(struct squeue *q, struct sreq *r, uint32_t phase)
+{
+    struct sdisk *d = q->disk;
+    r->zero_data = false;
+    r->epoch = st.epoch;
+    if (phase == PHASE_VERIFY)
+        return squeue_next_verify(q, r) && squeue_claim(q, r);
+    r->op = squeue_pick_op(q);
+    for (int attempt = 0; attempt < WRITE_RETRIES; attempt++) {
+        switch (r->op) {
+        case OP_FLUSH:
+        case OP_GET_ID:
+            r->lba = 0;
+            r->nblocks = 0;
+            return true;
+        case OP_DISCARD: {
+            uint32_t align = MAX(d->vd.discard_align / d->spb, 1u);
+            squeue_pick_range(q, align, MAX(d->vd.max_discard_sectors / d->spb, 1u), &r->lba, &r->nblocks);
+            break;
+        }
+        case OP_WRITE_ZEROES:
+            squeue_pick_range(q, 1, MAX(d->vd.max_wz_sectors / d->spb, 1u), &r->lba, &r->nblocks);
+            break;
+        default:
+            squeue_pick_range(q, 1, d->max_blocks, &r->lba, &r->nblocks);
+            r->zero_data = r->op == OP_WRITE && prng_below(&q->rng, 16) == 0;
+            break;
+        }
+        if (r->nblocks && squeue_claim(q, r))
+            return true;
+    }
+    return false;
+}
+
+void squeue_fill(struct squeue *q)
+{
+    uint32_t phase = st.phase;
+    bool posted = false;
+    if (phase == PHASE_QUIESCE || phase == PHASE_DONE || vq_is_broken(&q->vq->vq))
+        return;
+    if (phase == PHASE_VERIFY && q->verify_cursor >= q->verify_end) {
+        if (q->inflight == 0)
+            q->verify_done = true;
+        return;
+    }
+    while (q->nfree && vq_num_free(&q->vq->vq) >= squeue_desc_need(q)) {
+        if (st.cfg->rate && phase == PHASE_RUN) {
+            uint64_t now = time_ns();
+            if (now < q->next_submit_ns)
+                break;
+            q->next_submit_ns = MAX(q->next_submit_ns, now - 1000000000ull) + 1000000000ull / st.cfg->rate;
+        }
+        struct sreq *r = &q->reqs[q->free_ids[q->nfree - 1]];
+        r->seq = q->next_seq; /* the claim records it as the writer's tag */
+        if (!squeue_prepare(q, r, phase))
+            break;
+        q->next_seq++;
+        q->nfree--;
+        squeue_post(q, r);
+        posted = true;
+        if (vq_is_broken(&q->vq->vq))
+            break;
+    }
+    if (posted)
+        vblk_kick(q->vq);
+}
+
+static void squeue_release(struct squeue *q, struct sreq *r, bool ok)
+{
+    struct sdisk *d = q->disk;
+    bool consistent = true;
+    spin_lock(&d->lock);
+    switch (r->op) {
+    case OP_READ:
+    case OP_VERIFY:
+        consistent = expect_end_read(d->exp, r->lba, r->nblocks);
+        break;
+    case OP_WRITE:
+    case OP_DISCARD:
+    case OP_WRITE_ZEROES:
+        consistent = expect_end_write(d->exp, r->lba, r->nblocks, ok);
+        break;
+    }
+    spin_unlock(&d->lock);
+    if (!consistent)
+        panic("expected-state table lost track of an in-flight range");
+}
+
+static void squeue_complete(struct squeue *q, struct sreq *r, uint32_t len)
+{
+    struct sdisk *d = q->disk;
+    uint32_t bytes = r->nblocks * d->vd.blk_size;
+    uint8_t status = r->dma->status;
+    bool ok = status == VIRTIO_BLK_S_OK;
+
+    if (!ok) {
+        stress_report_status_error(q, r, status, len, status == 0xff ? "device wrote no status byte" : NULL);
+    } else if ((r->op == OP_READ || r->op == OP_VERIFY) && len != bytes + 1) {
+        /* The device says it wrote less than the whole buffer: the data cannot be trusted. */
+        stress_report_status_error(q, r, status, len, "used length differs from data + status");
+        ok = false;
+    } else if (r->op == OP_READ || r->op == OP_VERIFY) {
+        struct verify_result res;
+        if (!verify_read(&d->vctx, r->lba, r->nblocks, r->data, r->snap, &res))
+            stress_report_verify_error(q, r, &res);
+        if (r->op == OP_VERIFY)
+            q->verified_blocks += r->nblocks;
+    } else if (r->op == OP_GET_ID) {
+        char id[VIRTIO_BLK_ID_BYTES + 1];
+        memcpy(id, r->dma->id, VIRTIO_BLK_ID_BYTES);
+        id[VIRTIO_BLK_ID_BYTES] = 0;
+        if (memcmp(id, d->first_id, sizeof(id)))
+            stress_report_status_error(q, r, status, len, "GET_ID answered differently from its first answer");
+    }
+    squeue_release(q, r, ok);
+    q->op_count[r->op]++;
+    q->ops++;
+    q->bytes += bytes;
+    r->busy = 0;
+    q->inflight--;
+    q->free_ids[q->nfree++] = (uint16_t)(r - q->reqs);
+}
+
+void squeue_poll(struct squeue *q)
+{
+    uint32_t len;
+    struct sreq *r;
+    while ((r = vq_get_used(&q->vq->vq, &len)) != NULL)
+        squeue_complete(q, r, len);
+    if (vq_is_broken(&q->vq->vq) && !q->broken_reported) {
+        q->broken_reported = true;
+        stress_report_broken(q);
+    }
+}
+
+/* Poll and refill every queue this CPU owns, forever (APs: until PHASE_DONE; CPU 0: until
+ * control() says stop). Sleeps in interrupt mode when nothing moved. */
+void stress_worker_loop(uint32_t cpu, bool (*control)(void))
+{
+    struct squeue **mine = st.owned[cpu];
+    uint32_t n = st.nowned[cpu];
+    bool irq = st.cfg->mode == CONFIG_MODE_IRQ;
+
+    for (;;) {
+        if (!control && st.phase == PHASE_DONE)
+            return;
+        uint64_t before = 0, after = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            before += mine[i]->ops + mine[i]->inflight;
+            squeue_poll(mine[i]);
+            squeue_fill(mine[i]);
+            after += mine[i]->ops + mine[i]->inflight;
+        }
+        if (control && !control())
+            return;
+        if (before != after)
+            continue;
+        if (irq) {
+            /* Sleep until a queue interrupt or the 100 Hz tick, unless work slipped in. */
+            bool idle = true;
+            for (uint32_t i = 0; i < n; i++)
+                idle &= vq_enable_cb(&mine[i]->vq->vq);
+            if (idle)
+                cpu_idle();
+        } else {
+            cpu_relax();
+        }
+    }
+}

@@ -31,9 +31,11 @@ EFI_LDFLAGS := -nostdlib -znocombreloc -T $(EFI_LIB)/elf_x86_64_efi.lds -shared 
                -L$(EFI_LIB) $(EFI_LIB)/crt0-efi-x86_64.o
 
 # ---- host side -------------------------------------------------------------------------------
+# -iquote, not -I: kernel/time.h must not hide the system <time.h>; tools/ comes first so a
+# host file (or test) asking for "report.h" gets the host one.
 HCC     := gcc
-HCFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -DVQH_HOST -D_GNU_SOURCE -Ikernel -Idrivers \
-           -Itools -DVQH_BUILD_ID='"$(BUILD_ID)"'
+HCFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -DVQH_HOST -D_GNU_SOURCE \
+           -iquote tools -iquote kernel -iquote drivers -DVQH_BUILD_ID='"$(BUILD_ID)"'
 HSAN    ?= -fsanitize=address,undefined -fno-omit-frame-pointer
 # Pure logic shared with the kernel: compiled for the host and tested there.
 PURE_C  := $(wildcard kernel/config.c kernel/msg.c kernel/crc32c.c kernel/prng.c \

@@ -1,0 +1,538 @@
+/* opts.c: flags of `vqhammer run` and `vqhammer migrate`, their defaults and checks. */
+#include "opts.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum {
+    O_QEMU = 256, O_QEMU_DST, O_MACHINE, O_ACCEL, O_SMP, O_MEM, O_BOOT, O_KERNEL, O_ESP,
+    O_OVMF_CODE, O_OVMF_VARS, O_DISK, O_DISK_SIZE, O_QUEUES, O_QUEUE_SIZE, O_IOTHREADS, O_AIO,
+    O_CACHE, O_DISK_OPTS, O_SEED, O_GUEST_CONFIG, O_GUEST_MODE, O_MIGRATIONS, O_DURATION,
+    O_RUN_SECONDS, O_TRANSPORT, O_MULTIFD, O_POSTCOPY, O_XBZRLE, O_AUTO_CONVERGE,
+    O_DOWNTIME_LIMIT, O_BANDWIDTH, O_CANCEL_EVERY, O_KILL_DST_EVERY, O_VERIFY, O_VERIFY_SAMPLE,
+    O_GAP, O_BOOT_TIMEOUT, O_MIGRATE_TIMEOUT, O_GUEST_TIMEOUT, O_KEEP, O_JSON, O_JUNIT,
+    O_QMP_LOG, O_WORKDIR, O_QUIET, O_VERBOSE, O_INJECT, O_INJECT_HOP, O_HELP,
+};
+
+static const struct option long_opts[] = {
+    { "qemu", required_argument, 0, O_QEMU },
+    { "qemu-dst", required_argument, 0, O_QEMU_DST },
+    { "machine", required_argument, 0, O_MACHINE },
+    { "accel", required_argument, 0, O_ACCEL },
+    { "smp", required_argument, 0, O_SMP },
+    { "mem", required_argument, 0, O_MEM },
+    { "boot", required_argument, 0, O_BOOT },
+    { "kernel", required_argument, 0, O_KERNEL },
+    { "esp", required_argument, 0, O_ESP },
+    { "ovmf-code", required_argument, 0, O_OVMF_CODE },
+    { "ovmf-vars", required_argument, 0, O_OVMF_VARS },
+    { "disk", required_argument, 0, O_DISK },
+    { "disk-size", required_argument, 0, O_DISK_SIZE },
+    { "queues", required_argument, 0, O_QUEUES },
+    { "queue-size", required_argument, 0, O_QUEUE_SIZE },
+    { "iothreads", required_argument, 0, O_IOTHREADS },
+    { "aio", required_argument, 0, O_AIO },
+    { "cache", required_argument, 0, O_CACHE },
+    { "disk-opts", required_argument, 0, O_DISK_OPTS },
+    { "seed", required_argument, 0, O_SEED },
+    { "guest-config", required_argument, 0, O_GUEST_CONFIG },
+    { "guest-mode", required_argument, 0, O_GUEST_MODE },
+    { "migrations", required_argument, 0, O_MIGRATIONS },
+    { "duration", required_argument, 0, O_DURATION },
+    { "run-seconds", required_argument, 0, O_RUN_SECONDS },
+    { "transport", required_argument, 0, O_TRANSPORT },
+    { "multifd", optional_argument, 0, O_MULTIFD },
+    { "postcopy", no_argument, 0, O_POSTCOPY },
+    { "xbzrle", no_argument, 0, O_XBZRLE },
+    { "auto-converge", no_argument, 0, O_AUTO_CONVERGE },
+    { "downtime-limit", required_argument, 0, O_DOWNTIME_LIMIT },
+    { "bandwidth", required_argument, 0, O_BANDWIDTH },
+    { "cancel-every", required_argument, 0, O_CANCEL_EVERY },
+    { "kill-dst-every", required_argument, 0, O_KILL_DST_EVERY },
+    { "verify", required_argument, 0, O_VERIFY },
+    { "verify-sample", required_argument, 0, O_VERIFY_SAMPLE },
+    { "gap", required_argument, 0, O_GAP },
+    { "boot-timeout", required_argument, 0, O_BOOT_TIMEOUT },
+    { "migrate-timeout", required_argument, 0, O_MIGRATE_TIMEOUT },
+    { "guest-timeout", required_argument, 0, O_GUEST_TIMEOUT },
+    { "keep", no_argument, 0, O_KEEP },
+    { "json", required_argument, 0, O_JSON },
+    { "junit", required_argument, 0, O_JUNIT },
+    { "qmp-log", required_argument, 0, O_QMP_LOG },
+    { "workdir", required_argument, 0, O_WORKDIR },
+    { "quiet", no_argument, 0, O_QUIET },
+    { "verbose", no_argument, 0, O_VERBOSE },
+    { "inject", required_argument, 0, O_INJECT },
+    { "inject-hop", required_argument, 0, O_INJECT_HOP },
+    { "help", no_argument, 0, O_HELP },
+    { 0, 0, 0, 0 },
+};
+
+/* The directory holding this executable: build/, where kernel.elf and esp.img are too. */
+static void opts_self_dir(char *buf, size_t cap)
+{
+    ssize_t n = readlink("/proc/self/exe", buf, cap - 1);
+    if (n <= 0) {
+        snprintf(buf, cap, "build");
+        return;
+    }
+    buf[n] = 0;
+    char *slash = strrchr(buf, '/');
+    if (slash)
+        *slash = 0;
+}
+
+void opts_defaults(struct vqh_opts *o, const char *command)
+{
+    char dir[OPTS_PATH_MAX - 32];
+    memset(o, 0, sizeof(*o));
+    o->command = command;
+    opts_self_dir(dir, sizeof(dir));
+    snprintf(o->qemu, sizeof(o->qemu), "qemu-system-x86_64");
+    snprintf(o->machine, sizeof(o->machine), "pc-q35-7.2");
+    o->accel = ACCEL_AUTO;
+    o->smp = 4;
+    o->mem_mib = 256;
+    o->boot = BOOT_UEFI;
+    snprintf(o->kernel, sizeof(o->kernel), "%s/kernel.elf", dir);
+    snprintf(o->esp, sizeof(o->esp), "%s/esp.img", dir);
+    snprintf(o->ovmf_code, sizeof(o->ovmf_code), "/usr/share/OVMF/OVMF_CODE_4M.fd");
+    snprintf(o->ovmf_vars, sizeof(o->ovmf_vars), "/usr/share/OVMF/OVMF_VARS_4M.fd");
+    o->disk_size = 256ull << 20;
+    o->queues = 8;
+    o->queue_size = 256;
+    o->iothreads = 1;
+    snprintf(o->aio, sizeof(o->aio), "threads");
+    snprintf(o->cache, sizeof(o->cache), "none");
+    o->seed = 0; /* chosen at validate time, printed in the reproducer */
+    snprintf(o->mode, sizeof(o->mode), "irq");
+    o->migrations = 10;
+    o->run_seconds = 10;
+    snprintf(o->verify, sizeof(o->verify), "sample");
+    o->verify_sample = 16;
+    o->min_gap_ms = 200;
+    o->max_gap_ms = 1500;
+    o->boot_timeout_ms = 60000;
+    o->migrate_timeout_ms = 120000;
+    o->qmp_timeout_ms = 10000;
+    o->guest_timeout_ms = 30000;
+}
+
+static bool opts_int(const char *flag, const char *s, long lo, long hi, int *out, struct vqh_err *err)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 0);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        vqh_err_set(err, "%s: bad value '%s': expected a whole number %ld..%ld", flag, s, lo, hi);
+        return false;
+    }
+    *out = (int)v;
+    return true;
+}
+
+/* Sizes: bytes with an optional K, M, G or T suffix (powers of 1024). */
+static bool opts_size(const char *flag, const char *s, uint64_t *out, struct vqh_err *err)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 0);
+    int shift = 0;
+    switch (*end) {
+    case 'k': case 'K': shift = 10; end++; break;
+    case 'm': case 'M': shift = 20; end++; break;
+    case 'g': case 'G': shift = 30; end++; break;
+    case 't': case 'T': shift = 40; end++; break;
+    }
+    if (errno || end == s || *end || s[0] == '-' || v == 0 || (v << shift) >> shift != v) {
+        vqh_err_set(err, "%s: bad size '%s': expected a positive number of bytes, optionally with K, M, G or T", flag, s);
+        return false;
+    }
+    *out = (uint64_t)v << shift;
+    return true;
+}
+
+static bool opts_word(const char *flag, const char *s, const char *const *words, char *out, size_t cap,
+                      struct vqh_err *err)
+{
+    for (int i = 0; words[i]; i++) {
+        if (!strcmp(s, words[i])) {
+            snprintf(out, cap, "%s", s);
+            return true;
+        }
+    }
+    char list[256] = "";
+    for (int i = 0; words[i]; i++)
+        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "", words[i]);
+    vqh_err_set(err, "%s: bad value '%s': expected one of %s", flag, s, list);
+    return false;
+}
+
+static bool opts_path(const char *flag, const char *s, char *out, size_t cap, struct vqh_err *err)
+{
+    if (!*s || strlen(s) >= cap) {
+        vqh_err_set(err, "%s: path is empty or longer than %zu characters", flag, cap - 1);
+        return false;
+    }
+    snprintf(out, cap, "%s", s);
+    return true;
+}
+
+static const char *const boot_words[] = { "uefi", "pvh", NULL };
+static const char *const accel_words[] = { "auto", "kvm", "tcg", NULL };
+static const char *const transport_words[] = { "unix", "tcp", NULL };
+static const char *const aio_words[] = { "threads", "native", "io_uring", NULL };
+static const char *const cache_words[] = { "none", "writeback", "writethrough", "directsync", "unsafe", NULL };
+static const char *const mode_words[] = { "irq", "poll", NULL };
+static const char *const verify_words[] = { "full", "sample", "none", NULL };
+static const char *const inject_words[] = { "abort-src", "stop-dst", "overwrite-block", "none", NULL };
+
+static bool opts_one(struct vqh_opts *o, int c, const char *arg, struct vqh_err *err)
+{
+    char w[32];
+    switch (c) {
+    case O_QEMU: return opts_path("--qemu", arg, o->qemu, sizeof(o->qemu), err);
+    case O_QEMU_DST: return opts_path("--qemu-dst", arg, o->qemu_dst, sizeof(o->qemu_dst), err);
+    case O_MACHINE: return opts_path("--machine", arg, o->machine, sizeof(o->machine), err);
+    case O_ACCEL:
+        if (!opts_word("--accel", arg, accel_words, w, sizeof(w), err))
+            return false;
+        o->accel = !strcmp(w, "kvm") ? ACCEL_KVM : !strcmp(w, "tcg") ? ACCEL_TCG : ACCEL_AUTO;
+        return true;
+    case O_SMP: return opts_int("--smp", arg, 1, 64, &o->smp, err);
+    case O_MEM: return opts_int("--mem", arg, 64, 65536, &o->mem_mib, err);
+    case O_BOOT:
+        if (!opts_word("--boot", arg, boot_words, w, sizeof(w), err))
+            return false;
+        o->boot = !strcmp(w, "pvh") ? BOOT_PVH : BOOT_UEFI;
+        return true;
+    case O_KERNEL: return opts_path("--kernel", arg, o->kernel, sizeof(o->kernel), err);
+    case O_ESP: return opts_path("--esp", arg, o->esp, sizeof(o->esp), err);
+    case O_OVMF_CODE: return opts_path("--ovmf-code", arg, o->ovmf_code, sizeof(o->ovmf_code), err);
+    case O_OVMF_VARS: return opts_path("--ovmf-vars", arg, o->ovmf_vars, sizeof(o->ovmf_vars), err);
+    case O_DISK:
+        if (o->ndisks == OPTS_MAX_DISKS) {
+            vqh_err_set(err, "--disk: at most %d disks", OPTS_MAX_DISKS);
+            return false;
+        }
+        return opts_path("--disk", arg, o->disk[o->ndisks++], OPTS_PATH_MAX, err);
+    case O_DISK_SIZE: return opts_size("--disk-size", arg, &o->disk_size, err);
+    case O_QUEUES: return opts_int("--queues", arg, 1, 64, &o->queues, err);
+    case O_QUEUE_SIZE:
+        if (!opts_int("--queue-size", arg, 2, 1024, &o->queue_size, err))
+            return false;
+        if (o->queue_size & (o->queue_size - 1)) {
+            vqh_err_set(err, "--queue-size: %d is not a power of two (QEMU requires one)", o->queue_size);
+            return false;
+        }
+        return true;
+    case O_IOTHREADS: return opts_int("--iothreads", arg, 0, 16, &o->iothreads, err);
+    case O_AIO: return opts_word("--aio", arg, aio_words, o->aio, sizeof(o->aio), err);
+    case O_CACHE: return opts_word("--cache", arg, cache_words, o->cache, sizeof(o->cache), err);
+    case O_DISK_OPTS: return opts_path("--disk-opts", arg, o->disk_extra, sizeof(o->disk_extra), err);
+    case O_SEED: {
+        char *end;
+        errno = 0;
+        o->seed = strtoull(arg, &end, 0);
+        if (errno || end == arg || *end || arg[0] == '-') {
+            vqh_err_set(err, "--seed: bad value '%s': expected a non-negative number (decimal or 0x hex)", arg);
+            return false;
+        }
+        return true;
+    }
+    case O_GUEST_CONFIG: {
+        size_t n = strlen(o->guest_config);
+        if (n + strlen(arg) + 2 > sizeof(o->guest_config)) {
+            vqh_err_set(err, "--guest-config: more than %zu characters in all", sizeof(o->guest_config) - 1);
+            return false;
+        }
+        snprintf(o->guest_config + n, sizeof(o->guest_config) - n, "%s%s", n ? ";" : "", arg);
+        return true;
+    }
+    case O_GUEST_MODE: return opts_word("--guest-mode", arg, mode_words, o->mode, sizeof(o->mode), err);
+    case O_MIGRATIONS: return opts_int("--migrations", arg, 0, 1000000, &o->migrations, err);
+    case O_DURATION: return opts_int("--duration", arg, 1, 30 * 86400, &o->duration_s, err);
+    case O_RUN_SECONDS: return opts_int("--run-seconds", arg, 0, 30 * 86400, &o->run_seconds, err);
+    case O_TRANSPORT:
+        if (!opts_word("--transport", arg, transport_words, w, sizeof(w), err))
+            return false;
+        o->transport = !strcmp(w, "tcp") ? TRANSPORT_TCP : TRANSPORT_UNIX;
+        return true;
+    case O_MULTIFD:
+        o->multifd = 2;
+        return !arg || opts_int("--multifd", arg, 1, 64, &o->multifd, err);
+    case O_POSTCOPY: o->postcopy = true; return true;
+    case O_XBZRLE: o->xbzrle = true; return true;
+    case O_AUTO_CONVERGE: o->auto_converge = true; return true;
+    case O_DOWNTIME_LIMIT: return opts_int("--downtime-limit", arg, 1, 2000000, &o->downtime_limit_ms, err);
+    case O_BANDWIDTH: return opts_size("--bandwidth", arg, &o->bandwidth, err);
+    case O_CANCEL_EVERY: return opts_int("--cancel-every", arg, 1, 1000000, &o->cancel_every, err);
+    case O_KILL_DST_EVERY: return opts_int("--kill-dst-every", arg, 1, 1000000, &o->kill_dst_every, err);
+    case O_VERIFY: return opts_word("--verify", arg, verify_words, o->verify, sizeof(o->verify), err);
+    case O_VERIFY_SAMPLE: return opts_int("--verify-sample", arg, 1, 1000000, &o->verify_sample, err);
+    case O_GAP: {
+        int a, b;
+        if (sscanf(arg, "%d:%d", &a, &b) != 2 || a < 0 || b < a || b > 3600000) {
+            vqh_err_set(err, "--gap: bad value '%s': expected MIN_MS:MAX_MS with 0 <= MIN <= MAX", arg);
+            return false;
+        }
+        o->min_gap_ms = a;
+        o->max_gap_ms = b;
+        return true;
+    }
+    case O_BOOT_TIMEOUT: return opts_int("--boot-timeout", arg, 1000, 3600000, &o->boot_timeout_ms, err);
+    case O_MIGRATE_TIMEOUT: return opts_int("--migrate-timeout", arg, 1000, 3600000, &o->migrate_timeout_ms, err);
+    case O_GUEST_TIMEOUT: return opts_int("--guest-timeout", arg, 1000, 3600000, &o->guest_timeout_ms, err);
+    case O_KEEP: o->keep = true; return true;
+    case O_JSON: return opts_path("--json", arg, o->json, sizeof(o->json), err);
+    case O_JUNIT: return opts_path("--junit", arg, o->junit, sizeof(o->junit), err);
+    case O_QMP_LOG: return opts_path("--qmp-log", arg, o->qmp_log, sizeof(o->qmp_log), err);
+    case O_WORKDIR: return opts_path("--workdir", arg, o->workdir, sizeof(o->workdir), err);
+    case O_QUIET: o->quiet = true; return true;
+    case O_VERBOSE: o->verbose = true; return true;
+    case O_INJECT: return opts_word("--inject", arg, inject_words, o->inject, sizeof(o->inject), err);
+    case O_INJECT_HOP: return opts_int("--inject-hop", arg, 1, 1000000, &o->inject_hop, err);
+    }
+    vqh_err_set(err, "internal: unhandled option %d", c);
+    return false;
+}
+
+int opts_parse(struct vqh_opts *o, int argc, char **argv, struct vqh_err *err)
+{
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+        if (c == 'h' || c == O_HELP) {
+            opts_usage(stdout, o->command);
+            return 1;
+        }
+        if (c == '?') {
+            const char *bad = argv[optind - 1];
+            if (optopt)
+                vqh_err_set(err, "option %s needs a value (see vqhammer %s --help)", bad, o->command);
+            else
+                vqh_err_set(err, "unknown option '%s' (see vqhammer %s --help)", bad, o->command);
+            return -1;
+        }
+        if (c == ':') {
+            vqh_err_set(err, "option %s needs a value", argv[optind - 1]);
+            return -1;
+        }
+        if (!opts_one(o, c, optarg, err))
+            return -1;
+    }
+    if (optind < argc) {
+        vqh_err_set(err, "unexpected argument '%s' (vqhammer %s takes only options; see --help)", argv[optind], o->command);
+        return -1;
+    }
+    return 0;
+}
+
+static bool opts_readable(const char *what, const char *flag, const char *path, struct vqh_err *err)
+{
+    if (access(path, R_OK) == 0)
+        return true;
+    vqh_err_set(err, "%s '%s' is not readable (%s): build it with `make`, or name another with %s",
+                what, path, strerror(errno), flag);
+    return false;
+}
+
+bool opts_validate(struct vqh_opts *o, struct vqh_err *err)
+{
+    if (!o->seed) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        o->seed = ((uint64_t)ts.tv_sec * 1000003u) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32);
+        o->seed &= 0xffffffffffffull; /* short enough to type back in */
+        if (!o->seed)
+            o->seed = 1;
+    }
+    if (!o->qemu_dst[0])
+        snprintf(o->qemu_dst, sizeof(o->qemu_dst), "%s", o->qemu);
+    if (o->boot == BOOT_PVH && !opts_readable("kernel", "--kernel", o->kernel, err))
+        return false;
+    if (o->boot == BOOT_UEFI) {
+        if (!opts_readable("ESP image", "--esp", o->esp, err) ||
+            !opts_readable("OVMF code", "--ovmf-code", o->ovmf_code, err) ||
+            !opts_readable("OVMF variables template", "--ovmf-vars", o->ovmf_vars, err))
+            return false;
+    }
+    if (o->postcopy && o->multifd) {
+        vqh_err_set(err, "--postcopy and --multifd cannot be combined in QEMU 7.2: drop one");
+        return false;
+    }
+    if (o->queues > o->queue_size) {
+        vqh_err_set(err, "--queues %d is more than --queue-size %d allows", o->queues, o->queue_size);
+        return false;
+    }
+    if (o->inject[0] && strcmp(o->inject, "none") && !o->inject_hop)
+        o->inject_hop = 1;
+    return true;
+}
+
+void opts_usage(FILE *f, const char *command)
+{
+    bool migrate = command && !strcmp(command, "migrate");
+    fprintf(f,
+        "usage: vqhammer %s [options]\n\n%s\n\n"
+        "The VM (source and destination are started from the same description):\n"
+        "  --qemu PATH            QEMU binary (qemu-system-x86_64 from PATH)\n"
+        "  --qemu-dst PATH        destination QEMU, for cross-version runs (same as --qemu)\n"
+        "  --machine TYPE         machine type, pinned (pc-q35-7.2)\n"
+        "  --accel auto|kvm|tcg   auto: KVM only if a probe boot works, else TCG (auto)\n"
+        "  --smp N                vCPUs (4)\n"
+        "  --mem MIB              guest memory (256)\n"
+        "  --boot uefi|pvh        OVMF + build/esp.img, or PVH direct boot of build/kernel.elf (uefi)\n"
+        "  --kernel PATH  --esp PATH  --ovmf-code PATH  --ovmf-vars PATH\n"
+        "  --disk PATH            data disk image, repeatable; created (raw) when absent; never\n"
+        "                         overwritten otherwise... but its blocks ARE written by the guest\n"
+        "                         (default: one scratch image in the run directory)\n"
+        "  --disk-size SIZE       size of scratch or created images (256M)\n"
+        "  --queues N             virtio-blk num-queues (8)\n"
+        "  --queue-size N         virtio-blk queue-size (256)\n"
+        "  --iothreads N          iothreads, disks spread over them; 0 = none (1)\n"
+        "  --aio threads|native|io_uring  (threads)\n"
+        "  --cache none|writeback|writethrough|directsync|unsafe  (none)\n"
+        "  --disk-opts PROPS      extra virtio-blk-pci properties, e.g. packed=on,event_idx=off\n"
+        "The guest load:\n"
+        "  --seed N               seed of everything random (random; printed in the reproducer)\n"
+        "  --guest-config K=V;..  extra guest configuration keys (see README: guest configuration)\n"
+        "  --guest-mode irq|poll  completion interrupts (MSI-X) or polling (irq)\n",
+        command ? command : "run|migrate",
+        migrate ? "Boot the guest, keep every queue busy and live-migrate it back and forth,\n"
+                  "checking data and device health after every migration."
+                : "Boot the guest under QEMU, hammer its data disks for --run-seconds, verify, verdict.");
+    if (migrate)
+        fprintf(f,
+        "The migration loop:\n"
+        "  --migrations N         migrations to run (10)\n"
+        "  --duration SECONDS     run for this long instead of a count\n"
+        "  --transport unix|tcp   migration stream over a unix socket or TCP on 127.0.0.1 (unix)\n"
+        "  --multifd[=N]          multifd with N channels (2)\n"
+        "  --postcopy  --xbzrle  --auto-converge\n"
+        "  --downtime-limit MS    --bandwidth BYTES/S\n"
+        "  --cancel-every K       cancel every K-th migration mid-way (the source must go on intact)\n"
+        "  --kill-dst-every K     kill the destination mid-way in every K-th migration\n"
+        "  --verify full|sample|none  guest verification pass after every hop (sample)\n"
+        "  --verify-sample N      ranges per queue in a sampled pass (16)\n"
+        "  --gap MIN:MAX          random wait in ms before each migration (200:1500)\n"
+        "  --migrate-timeout MS   a migration not done by then is a hang (120000)\n");
+    else
+        fprintf(f, "  --run-seconds N        seconds of load before the final verification (10)\n");
+    fprintf(f,
+        "Timeouts and output:\n"
+        "  --boot-timeout MS      until the guest's hello (60000)\n"
+        "  --guest-timeout MS     guest silence that counts as a hang (30000)\n"
+        "  --keep                 keep the run directory after a PASS too\n"
+        "  --workdir DIR          where the private run directory is made ($TMPDIR or /tmp)\n"
+        "  --json FILE  --junit FILE  --qmp-log FILE\n"
+        "  --quiet  --verbose\n"
+        "Test hooks (to prove the detectors):\n"
+        "  --inject abort-src|stop-dst|overwrite-block  --inject-hop N\n\n"
+        "Exit status: 0 PASS, 1 FAIL (a problem in QEMU or the data), 2 ERROR (setup, flags).\n");
+}
+
+json_t *opts_to_json(const struct vqh_opts *o)
+{
+    json_t *disks = json_array();
+    for (int i = 0; i < o->ndisks; i++)
+        json_array_append_new(disks, json_string(o->disk[i]));
+    char seed[32];
+    snprintf(seed, sizeof(seed), "0x%llx", (unsigned long long)o->seed);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:o, s:I, s:i, s:i, s:i, s:s, s:s, s:s,"
+                     " s:s, s:s, s:s, s:i, s:i, s:s, s:i, s:b, s:b, s:b, s:i, s:I, s:i, s:i, s:s, s:i}",
+                     "command", o->command, "qemu", o->qemu, "qemu_dst", o->qemu_dst,
+                     "machine", o->machine,
+                     "accel", o->accel == ACCEL_KVM ? "kvm" : o->accel == ACCEL_TCG ? "tcg" : "auto",
+                     "smp", o->smp, "mem_mib", o->mem_mib, "boot", o->boot == BOOT_PVH ? "pvh" : "uefi",
+                     "disks", disks, "disk_size", (json_int_t)o->disk_size, "queues", o->queues,
+                     "queue_size", o->queue_size, "iothreads", o->iothreads, "aio", o->aio,
+                     "cache", o->cache, "disk_opts", o->disk_extra, "seed", seed,
+                     "guest_config", o->guest_config, "guest_mode", o->mode,
+                     "migrations", o->migrations, "duration_s", o->duration_s,
+                     "transport", o->transport == TRANSPORT_TCP ? "tcp" : "unix",
+                     "multifd", o->multifd, "postcopy", o->postcopy, "xbzrle", o->xbzrle,
+                     "auto_converge", o->auto_converge, "downtime_limit_ms", o->downtime_limit_ms,
+                     "bandwidth", (json_int_t)o->bandwidth, "cancel_every", o->cancel_every,
+                     "kill_dst_every", o->kill_dst_every, "verify", o->verify,
+                     "run_seconds", o->run_seconds);
+}
+
+/* Quote for a POSIX shell only when needed. */
+static void opts_append(char *buf, size_t cap, const char *flag, const char *val)
+{
+    size_t n = strlen(buf);
+    bool plain = val && val[strspn(val, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:=,+")] == 0 && *val;
+    if (!val)
+        snprintf(buf + n, cap - n, " %s", flag);
+    else if (plain)
+        snprintf(buf + n, cap - n, " %s %s", flag, val);
+    else
+        snprintf(buf + n, cap - n, " %s '%s'", flag, val); /* values never hold a quote: paths and K=V */
+}
+
+void opts_reproducer(const struct vqh_opts *o, char *buf, size_t cap)
+{
+    char num[64];
+    snprintf(buf, cap, "vqhammer %s", o->command);
+    snprintf(num, sizeof(num), "0x%llx", (unsigned long long)o->seed);
+    opts_append(buf, cap, "--seed", num);
+    if (strcmp(o->qemu, "qemu-system-x86_64"))
+        opts_append(buf, cap, "--qemu", o->qemu);
+    if (strcmp(o->qemu_dst, o->qemu))
+        opts_append(buf, cap, "--qemu-dst", o->qemu_dst);
+    opts_append(buf, cap, "--machine", o->machine);
+    if (o->accel != ACCEL_AUTO)
+        opts_append(buf, cap, "--accel", o->accel == ACCEL_KVM ? "kvm" : "tcg");
+    snprintf(num, sizeof(num), "%d", o->smp); opts_append(buf, cap, "--smp", num);
+    snprintf(num, sizeof(num), "%d", o->mem_mib); opts_append(buf, cap, "--mem", num);
+    opts_append(buf, cap, "--boot", o->boot == BOOT_PVH ? "pvh" : "uefi");
+    for (int i = 0; i < o->ndisks; i++)
+        opts_append(buf, cap, "--disk", o->disk[i]);
+    snprintf(num, sizeof(num), "%llu", (unsigned long long)o->disk_size); opts_append(buf, cap, "--disk-size", num);
+    snprintf(num, sizeof(num), "%d", o->queues); opts_append(buf, cap, "--queues", num);
+    snprintf(num, sizeof(num), "%d", o->queue_size); opts_append(buf, cap, "--queue-size", num);
+    snprintf(num, sizeof(num), "%d", o->iothreads); opts_append(buf, cap, "--iothreads", num);
+    opts_append(buf, cap, "--aio", o->aio);
+    opts_append(buf, cap, "--cache", o->cache);
+    if (o->disk_extra[0])
+        opts_append(buf, cap, "--disk-opts", o->disk_extra);
+    if (o->guest_config[0])
+        opts_append(buf, cap, "--guest-config", o->guest_config);
+    opts_append(buf, cap, "--guest-mode", o->mode);
+    if (!strcmp(o->command, "run")) {
+        snprintf(num, sizeof(num), "%d", o->run_seconds); opts_append(buf, cap, "--run-seconds", num);
+        return;
+    }
+    if (o->duration_s) {
+        snprintf(num, sizeof(num), "%d", o->duration_s); opts_append(buf, cap, "--duration", num);
+    } else {
+        snprintf(num, sizeof(num), "%d", o->migrations); opts_append(buf, cap, "--migrations", num);
+    }
+    if (o->transport == TRANSPORT_TCP)
+        opts_append(buf, cap, "--transport", "tcp");
+    if (o->multifd) {
+        snprintf(num, sizeof(num), "--multifd=%d", o->multifd);
+        opts_append(buf, cap, num, NULL);
+    }
+    if (o->postcopy) opts_append(buf, cap, "--postcopy", NULL);
+    if (o->xbzrle) opts_append(buf, cap, "--xbzrle", NULL);
+    if (o->auto_converge) opts_append(buf, cap, "--auto-converge", NULL);
+    if (o->downtime_limit_ms) { snprintf(num, sizeof(num), "%d", o->downtime_limit_ms); opts_append(buf, cap, "--downtime-limit", num); }
+    if (o->bandwidth) { snprintf(num, sizeof(num), "%llu", (unsigned long long)o->bandwidth); opts_append(buf, cap, "--bandwidth", num); }
+    if (o->cancel_every) { snprintf(num, sizeof(num), "%d", o->cancel_every); opts_append(buf, cap, "--cancel-every", num); }
+    if (o->kill_dst_every) { snprintf(num, sizeof(num), "%d", o->kill_dst_every); opts_append(buf, cap, "--kill-dst-every", num); }
+    opts_append(buf, cap, "--verify", o->verify);
+    snprintf(num, sizeof(num), "%d:%d", o->min_gap_ms, o->max_gap_ms); opts_append(buf, cap, "--gap", num);
+    if (o->inject[0] && strcmp(o->inject, "none")) {
+        opts_append(buf, cap, "--inject", o->inject);
+        snprintf(num, sizeof(num), "%d", o->inject_hop); opts_append(buf, cap, "--inject-hop", num);
+    }
+}

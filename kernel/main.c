@@ -49,7 +49,6 @@ static void config_load(void)
 /* inject=...: raise an exception on purpose so tests can prove the panic path. */
 static void inject_exception(uint32_t kind)
 {
-    volatile uint64_t zero = 0;
     switch (kind) {
     case CONFIG_INJECT_UD:
         __asm__ __volatile__("ud2");
@@ -61,7 +60,8 @@ static void inject_exception(uint32_t kind)
         *(volatile uint64_t *)0x7f0000000000ull = 1; /* canonical, never mapped */
         break;
     case CONFIG_INJECT_DE:
-        zero = 1 / zero;
+        /* in asm: the compiler may turn a C division by a variable into a comparison */
+        __asm__ __volatile__("xor %%ecx, %%ecx; mov $1, %%eax; xor %%edx, %%edx; div %%ecx" ::: "eax", "ecx", "edx");
         break;
     default:
         return;

@@ -1,6 +1,6 @@
 /*
- * guestlog.c: serial bytes to lines, lines to messages, and the per-run merge of all QEMUs' messages
- * in seq order.
+ * guestlog.c: serial bytes to lines, lines to messages, and the per-run merge of all QEMUs'
+ * messages in seq order.
  */
 #include "guestlog.h"
 
@@ -57,6 +57,21 @@ void guestlog_asm_finish(struct guestlog_asm *a, guestlog_line_fn fn, void *arg)
 {
     if (a->len > 0 || a->truncated)
         guestlog_asm_emit(a, fn, arg);
+}
+
+void guestlog_asm_handoff(struct guestlog_asm *from, struct guestlog_asm *to)
+{
+    size_t keep = to->len;
+
+    if (from->len + keep > WIRE_LINE_MAX) {
+        keep = from->len < WIRE_LINE_MAX ? WIRE_LINE_MAX - from->len : 0;
+        to->truncated = true;
+    }
+    memmove(to->buf + from->len, to->buf, keep);
+    memcpy(to->buf, from->buf, from->len);
+    to->len = from->len + keep;
+    to->truncated |= from->truncated;
+    guestlog_asm_init(from);
 }
 
 /* ---- parsing ------------------------------------------------------------------------------- */
@@ -353,7 +368,8 @@ static void guestlog_push_repeat(struct guestlog_merge *m, struct guestlog_msg *
                                  const char *first_source, const char *first_text)
 {
     bool same = strcmp(first_text, msg->text) == 0;
-    struct guestlog_event *ev = guestlog_push(m, same ? GUESTLOG_EV_DUP : GUESTLOG_EV_CONFLICT, msg);
+    enum guestlog_event_kind kind = same ? GUESTLOG_EV_DUP : GUESTLOG_EV_CONFLICT;
+    struct guestlog_event *ev = guestlog_push(m, kind, msg);
 
     snprintf(ev->other_source, sizeof(ev->other_source), "%s", first_source);
     if (!same)
@@ -422,7 +438,8 @@ static void guestlog_advance(struct guestlog_merge *m)
             ev = guestlog_push(m, GUESTLOG_EV_GAP, NULL);
             ev->first = m->expected;
             ev->last = next - 1;
-            snprintf(ev->detail, sizeof(ev->detail), "seq %llu..%llu never arrived (%s sent %llu next)",
+            snprintf(ev->detail, sizeof(ev->detail),
+                     "seq %llu..%llu never arrived (%s sent %llu next)",
                      (unsigned long long)ev->first, (unsigned long long)ev->last,
                      m->pending[0]->source, (unsigned long long)next);
             m->gaps = guestlog_grow(m->gaps, &m->gaps_cap, m->ngaps, sizeof(*m->gaps));

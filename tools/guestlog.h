@@ -4,12 +4,12 @@
  *   bytes --guestlog_asm_feed--> lines --guestlog_parse_line--> messages
  *         --guestlog_merge_add--> (all QEMUs of a run) --guestlog_merge_next--> events in seq order
  *
- * Several QEMU processes carry one guest over a run (src1, dst1=src2, ...). Guest memory and with it
- * the sequence counter migrate, so the merged stream must read 1, 2, 3, ... whichever QEMU printed
- * each line. The merger reports what breaks that: a seq that never came (gap), one that came twice
- * with the same text (duplicate) or with a different text (conflict: the guest ran the same step
- * twice, e.g. both QEMUs ran it after a migration), and one that came after it was declared lost
- * (late).
+ * Several QEMU processes carry one guest over a run (src1, dst1=src2, ...). Guest memory, and
+ * with it the sequence counter, migrates, so the merged stream must read 1, 2, 3, ... whichever
+ * QEMU printed each line. The merger reports what breaks that: a seq that never came (gap), one
+ * that came twice with the same text (duplicate) or with a different text (conflict: the guest ran
+ * the same step twice, e.g. both QEMUs ran it after a migration), and one that came after it was
+ * declared lost (late).
  *
  * Also here: guestlog_cmd_format() for host->guest command lines.
  */
@@ -27,7 +27,7 @@
 #define GUESTLOG_SOURCE_MAX 16   /* source label, "src1", "dst2"; longer labels are cut */
 #define GUESTLOG_HISTORY 1024    /* emitted messages kept to compare late duplicates against */
 
-/* One line of serial output without its '\n' (and '\r'); text is NUL-terminated but may hold NULs. */
+/* One line of serial output without its '\n' (and '\r'): NUL-terminated, but may hold NULs. */
 struct guestlog_line {
     const char *text;
     size_t len;
@@ -52,6 +52,13 @@ void guestlog_asm_feed(struct guestlog_asm *a, const void *data, size_t len, gue
 
 /* End of stream: hand out a last line that lacks its '\n', if any. */
 void guestlog_asm_finish(struct guestlog_asm *a, guestlog_line_fn fn, void *arg);
+
+/*
+ * A migration can split a line: the UART's FIFO migrates, so the source QEMU prints its start and
+ * the destination the rest. Once the source's stream has ended, move its unfinished line to the
+ * front of the destination's assembler (before, or after, feeding that any bytes without '\n').
+ */
+void guestlog_asm_handoff(struct guestlog_asm *from, struct guestlog_asm *to);
 
 /* ---- parsing ------------------------------------------------------------------------------- */
 
@@ -85,7 +92,7 @@ enum guestlog_event_kind {
     GUESTLOG_EV_GAP,      /* seqs first..last never arrived */
     GUESTLOG_EV_DUP,      /* msg repeats seq with identical text (first copy from other_source) */
     GUESTLOG_EV_CONFLICT, /* msg repeats seq with different text */
-    GUESTLOG_EV_LATE,     /* msg arrived after its seq was reported in a gap, or too late to check */
+    GUESTLOG_EV_LATE,     /* msg came after its seq was reported in a gap, or too late to check */
 };
 
 struct guestlog_event {

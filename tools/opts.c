@@ -17,7 +17,7 @@ enum {
     O_RUN_SECONDS, O_TRANSPORT, O_MULTIFD, O_POSTCOPY, O_XBZRLE, O_AUTO_CONVERGE,
     O_DOWNTIME_LIMIT, O_BANDWIDTH, O_CANCEL_EVERY, O_KILL_DST_EVERY, O_VERIFY, O_VERIFY_SAMPLE,
     O_GAP, O_BOOT_TIMEOUT, O_MIGRATE_TIMEOUT, O_GUEST_TIMEOUT, O_KEEP, O_JSON, O_JUNIT,
-    O_QMP_LOG, O_WORKDIR, O_QUIET, O_VERBOSE, O_INJECT, O_INJECT_HOP, O_HELP,
+    O_QMP_LOG, O_WORKDIR, O_QUIET, O_VERBOSE, O_INJECT, O_INJECT_HOP, O_HELP, O_DISK_OVERWRITE,
 };
 
 static const struct option long_opts[] = {
@@ -34,6 +34,7 @@ static const struct option long_opts[] = {
     { "ovmf-vars", required_argument, 0, O_OVMF_VARS },
     { "disk", required_argument, 0, O_DISK },
     { "disk-size", required_argument, 0, O_DISK_SIZE },
+    { "disk-overwrite", no_argument, 0, O_DISK_OVERWRITE },
     { "queues", required_argument, 0, O_QUEUES },
     { "queue-size", required_argument, 0, O_QUEUE_SIZE },
     { "iothreads", required_argument, 0, O_IOTHREADS },
@@ -223,6 +224,7 @@ static bool opts_one(struct vqh_opts *o, int c, const char *arg, struct vqh_err 
         }
         return opts_path("--disk", arg, o->disk[o->ndisks++], OPTS_PATH_MAX, err);
     case O_DISK_SIZE: return opts_size("--disk-size", arg, &o->disk_size, err);
+    case O_DISK_OVERWRITE: o->disk_overwrite = true; return true;
     case O_QUEUES: return opts_int("--queues", arg, 1, 64, &o->queues, err);
     case O_QUEUE_SIZE:
         if (!opts_int("--queue-size", arg, 2, 1024, &o->queue_size, err))
@@ -344,6 +346,14 @@ static bool opts_readable(const char *what, const char *flag, const char *path, 
     return false;
 }
 
+/* QEMU starts in the run directory: every path it is given must be absolute. */
+static void opts_absolute(char *path)
+{
+    char abs[PATH_MAX];
+    if (path[0] && path[0] != '/' && realpath(path, abs) && strlen(abs) < OPTS_PATH_MAX)
+        strcpy(path, abs);
+}
+
 bool opts_validate(struct vqh_opts *o, struct vqh_err *err)
 {
     if (!o->seed) {
@@ -356,6 +366,14 @@ bool opts_validate(struct vqh_opts *o, struct vqh_err *err)
     }
     if (!o->qemu_dst[0])
         snprintf(o->qemu_dst, sizeof(o->qemu_dst), "%s", o->qemu);
+    opts_absolute(o->kernel);
+    opts_absolute(o->esp);
+    opts_absolute(o->ovmf_code);
+    opts_absolute(o->ovmf_vars);
+    if (strchr(o->qemu, '/'))
+        opts_absolute(o->qemu);
+    if (strchr(o->qemu_dst, '/'))
+        opts_absolute(o->qemu_dst);
     if (o->boot == BOOT_PVH && !opts_readable("kernel", "--kernel", o->kernel, err))
         return false;
     if (o->boot == BOOT_UEFI) {
@@ -391,9 +409,9 @@ void opts_usage(FILE *f, const char *command)
         "  --mem MIB              guest memory (256)\n"
         "  --boot uefi|pvh        OVMF + build/esp.img, or PVH direct boot of build/kernel.elf (uefi)\n"
         "  --kernel PATH  --esp PATH  --ovmf-code PATH  --ovmf-vars PATH\n"
-        "  --disk PATH            data disk image, repeatable; created (raw) when absent; never\n"
-        "                         overwritten otherwise... but its blocks ARE written by the guest\n"
+        "  --disk PATH            data disk image (raw), repeatable; created when absent\n"
         "                         (default: one scratch image in the run directory)\n"
+        "  --disk-overwrite       allow an existing --disk image: the guest writes all over it\n"
         "  --disk-size SIZE       size of scratch or created images (256M)\n"
         "  --queues N             virtio-blk num-queues (8)\n"
         "  --queue-size N         virtio-blk queue-size (256)\n"
@@ -496,6 +514,8 @@ void opts_reproducer(const struct vqh_opts *o, char *buf, size_t cap)
     opts_append(buf, cap, "--boot", o->boot == BOOT_PVH ? "pvh" : "uefi");
     for (int i = 0; i < o->ndisks; i++)
         opts_append(buf, cap, "--disk", o->disk[i]);
+    if (o->disk_overwrite)
+        opts_append(buf, cap, "--disk-overwrite", NULL);
     snprintf(num, sizeof(num), "%llu", (unsigned long long)o->disk_size); opts_append(buf, cap, "--disk-size", num);
     snprintf(num, sizeof(num), "%d", o->queues); opts_append(buf, cap, "--queues", num);
     snprintf(num, sizeof(num), "%d", o->queue_size); opts_append(buf, cap, "--queue-size", num);

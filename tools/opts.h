@@ -33,6 +33,7 @@ struct vqh_opts {
     int ndisks;                   /* --disk (repeatable); 0 = one scratch image */
     char disk[OPTS_MAX_DISKS][OPTS_PATH_MAX];
     uint64_t disk_size;           /* --disk-size, bytes, for scratch or created images */
+    bool disk_overwrite;          /* --disk-overwrite: an existing --disk image may be written */
     int queues;                   /* --queues: num-queues of every data disk */
     int queue_size;               /* --queue-size */
     int iothreads;                /* --iothreads: 0 = none; disks spread over them */

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -181,9 +182,19 @@ struct spawn_failure {
     int err;
 };
 
+/* Where children start (proc_set_child_dir); NULL: our own working directory. */
+static char *proc_child_dir;
+
+void proc_set_child_dir(const char *dir)
+{
+    free(proc_child_dir);
+    proc_child_dir = dir ? strdup(dir) : NULL;
+}
+
 /* Runs in the forked child: async-signal-safe calls only, then exec. */
-__attribute__((noreturn)) static void proc_child(const char *const argv[], pid_t parent, int out_fd, int err_fd, int report_fd,
-                       const sigset_t *mask)
+__attribute__((noreturn)) static void proc_child(const char *const argv[], pid_t parent,
+                                                 int out_fd, int err_fd, int report_fd,
+                                                 const sigset_t *mask)
 {
     struct spawn_failure f = {"exec", 0};
     int null_fd;
@@ -198,7 +209,7 @@ __attribute__((noreturn)) static void proc_child(const char *const argv[], pid_t
     /* The parent may have died before prctl(): then nobody would ever kill us. */
     if (getppid() != parent)
         _exit(127);
-    /* Under Yama ptrace_scope=1 this lets gdb, a sibling, attach (fails harmlessly without Yama). */
+    /* Under Yama ptrace_scope=1 this lets gdb, a sibling, attach (harmless without Yama). */
     prctl(PR_SET_PTRACER, parent, 0, 0, 0);
     null_fd = open("/dev/null", O_RDONLY);
     if (null_fd < 0 || dup2(null_fd, 0) < 0) {
@@ -209,8 +220,12 @@ __attribute__((noreturn)) static void proc_child(const char *const argv[], pid_t
         f.step = "redirect output";
         goto fail;
     }
+    if (proc_child_dir && chdir(proc_child_dir) < 0) {
+        f.step = "chdir to the run directory";
+        goto fail;
+    }
     /* Descriptors of the tool (other QEMUs' sockets, logs) must not leak into the child. */
-    syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
+    syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
     sigprocmask(SIG_SETMASK, mask, NULL);
     execvp(argv[0], (char *const *)argv);
 fail:

@@ -10,8 +10,8 @@
  * Every spawned child is in its own process group and in a registry. The registry is emptied (the
  * groups SIGKILLed and the leaders reaped) by an atexit handler, by SIGINT/SIGTERM/SIGHUP handlers
  * and by SIGSEGV/SIGBUS/SIGFPE/SIGILL/SIGABRT handlers that then re-raise the signal; on top of
- * that each child gets PR_SET_PDEATHSIG(SIGKILL). Every spawn (re)installs the handlers, chaining to
- * whatever handler was there before.
+ * that each child gets PR_SET_PDEATHSIG(SIGKILL). Every spawn (re)installs the handlers, chaining
+ * to whatever handler was there before.
  * Spawn from the main thread: PDEATHSIG fires when the *thread* that forked ends.
  *
  * This module owns reaping: never waitpid() a proc's pid yourself, so a pid is never signalled
@@ -46,6 +46,12 @@ struct proc {
 struct proc *proc_spawn(const char *const argv[], const char *label, const char *stdout_path,
                         const char *stderr_path, struct vqh_err *err);
 
+/*
+ * Start every later child in dir (NULL: our working directory), e.g. the run directory, so that a
+ * crashing QEMU's core file ("core", relative) lands there and nowhere else. Paths given to
+ * children must then be absolute.
+ */
+void proc_set_child_dir(const char *dir);
 /* Wait up to timeout_ms (0: just look) for the child to end. True once it is reaped. */
 bool proc_wait(struct proc *p, int timeout_ms);
 

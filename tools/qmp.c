@@ -108,21 +108,68 @@ static void qmp_note(struct qmp *q, const char *text)
 static void qmp_fail(struct qmp *q, const struct qmp_wait *w, struct vqh_err *err,
                      const char *reason)
 {
-    vqh_err_set(err, "qmp %s: %s: %s", q->label, w->what, reason);
-    qmp_note(q, reason);
+    char text[VQH_ERR_MAX];
+
+    snprintf(text, sizeof(text), "%s: %s", w->what, reason);
+    vqh_err_set(err, "qmp %s: %s", q->label, text);
+    qmp_note(q, text);
 }
 
-/* Liveness check; fills err and returns false when QEMU is gone. */
-static bool qmp_check_alive(struct qmp *q, const struct qmp_wait *w, struct vqh_err *err)
+/* False, with why filled, when the liveness hook reports QEMU gone. */
+static bool qmp_alive(struct qmp *q, struct vqh_err *why)
 {
-    struct vqh_err why = {""};
+    why->msg[0] = '\0';
+    return !q->o.alive || q->o.alive(q->o.alive_arg, why);
+}
+
+static void qmp_fail_dead(struct qmp *q, const struct qmp_wait *w, const struct vqh_err *why,
+                          struct vqh_err *err)
+{
     char reason[VQH_ERR_MAX];
 
-    if (!q->o.alive || q->o.alive(q->o.alive_arg, &why))
-        return true;
-    snprintf(reason, sizeof(reason), "QEMU died: %.400s", why.msg[0] ? why.msg : "not running");
+    snprintf(reason, sizeof(reason), "QEMU died: %.400s", why->msg[0] ? why->msg : "not running");
     qmp_fail(q, w, err, reason);
+}
+
+/* Liveness check for waits with nothing to drain; fills err when QEMU is gone. */
+static bool qmp_check_alive(struct qmp *q, const struct qmp_wait *w, struct vqh_err *err)
+{
+    struct vqh_err why;
+
+    if (qmp_alive(q, &why))
+        return true;
+    qmp_fail_dead(q, w, &why, err);
     return false;
+}
+
+/* Room to receive into; false when a message outgrows QMP_MSG_MAX (or memory). */
+static bool qmp_reserve(struct qmp *q)
+{
+    size_t cap = q->cap ? q->cap * 2 : 4096;
+    char *b;
+
+    if (q->len < q->cap)
+        return true;
+    b = cap <= QMP_MSG_MAX ? realloc(q->buf, cap) : NULL;
+    if (!b)
+        return false;
+    q->buf = b;
+    q->cap = cap;
+    return true;
+}
+
+/* Take in what a dead QEMU wrote before it went: its last events may say why. */
+static void qmp_drain(struct qmp *q)
+{
+    while (!q->closed && qmp_reserve(q)) {
+        ssize_t n = recv(q->fd, q->buf + q->len, q->cap - q->len, 0);
+
+        if (n <= 0) {
+            q->closed = n == 0;
+            return;
+        }
+        q->len += (size_t)n;
+    }
 }
 
 /* ---- receiving ----------------------------------------------------------------------------- */
@@ -169,17 +216,10 @@ static bool qmp_fill(struct qmp *q, const struct qmp_wait *w, struct vqh_err *er
 {
     ssize_t n;
 
-    if (q->len == q->cap) {
-        size_t cap = q->cap ? q->cap * 2 : 4096;
-        char *b = cap <= QMP_MSG_MAX ? realloc(q->buf, cap) : NULL;
-
-        if (!b) {
-            qmp_fail(q, w, err, "QMP message longer than 16 MiB (or out of memory)");
-            q->closed = true;
-            return false;
-        }
-        q->buf = b;
-        q->cap = cap;
+    if (!qmp_reserve(q)) {
+        qmp_fail(q, w, err, "QMP message longer than 16 MiB (or out of memory)");
+        q->closed = true;
+        return false;
     }
     n = recv(q->fd, q->buf + q->len, q->cap - q->len, 0);
     if (n > 0) {
@@ -206,6 +246,7 @@ static json_t *qmp_read_msg(struct qmp *q, const struct qmp_wait *w, struct vqh_
 {
     for (;;) {
         json_t *msg = NULL;
+        struct vqh_err why;
         int64_t left;
         struct pollfd pfd = {.fd = q->fd, .events = POLLIN};
         int r = qmp_take_line(q, w, &msg, err);
@@ -216,8 +257,13 @@ static json_t *qmp_read_msg(struct qmp *q, const struct qmp_wait *w, struct vqh_
             qmp_fail(q, w, err, "connection closed");
             return NULL;
         }
-        if (!qmp_check_alive(q, w, err))
+        if (!qmp_alive(q, &why)) {
+            qmp_drain(q);
+            if (qmp_take_line(q, w, &msg, err) != 0)
+                return msg;
+            qmp_fail_dead(q, w, &why, err);
             return NULL;
+        }
         left = w->deadline - qmp_now_ms();
         r = poll(&pfd, 1, left <= 0 ? 0 : left < QMP_SLICE_MS ? (int)left : QMP_SLICE_MS);
         if (r > 0) {
@@ -504,7 +550,7 @@ struct qmp *qmp_open(const char *path, int timeout_ms, const struct qmp_opts *op
     q->fd = qmp_connect(q, path, &w, err);
     if (q->fd < 0)
         goto fail;
-    qmp_note(q, path);
+    qmp_note(q, "connected");
     w.what = "greeting";
     q->greeting = qmp_read_msg(q, &w, err);
     if (!q->greeting)

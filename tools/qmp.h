@@ -1,14 +1,14 @@
 /*
  * qmp.h: a QMP client for one QEMU, in the manner of QEMU's tests/qtest/libqmp.
  *
- *     struct qmp_opts o = {.label = "src1", .log = transcript, .alive = qemu_alive, .alive_arg = p};
+ *     struct qmp_opts o = {.label = "src1", .log = f, .alive = qemu_alive, .alive_arg = p};
  *     struct qmp *q = qmp_open(sock, 10000, &o, &err);
  *     json_t *r = qmp_cmd(q, "query-status", NULL, 5000, &err);            // r: the "return" value
  *     json_t *ev = qmp_wait_event(q, "MIGRATION", 60000, (const char *[]){"SHUTDOWN", NULL}, &err);
  *
  * Every command carries a unique "id" and the reply is matched by it; events that arrive meanwhile
- * are queued in arrival order (each keeps QEMU's "timestamp"). Every wait has a timeout and polls in
- * slices of at most 100 ms, asking the liveness hook each time, so a dead QEMU ends it at once.
+ * are queued in arrival order (each keeps QEMU's "timestamp"). Every wait has a timeout and polls
+ * in slices of at most 100 ms, asking the liveness hook each time, so a dead QEMU ends it at once.
  * Errors read "qmp <label>: <command or wait>: <reason>", the reason being QMP's error class and
  * desc, "timed out after N ms", "connection closed", "malformed JSON from QMP: <snippet>" or "QEMU
  * died: <why>".

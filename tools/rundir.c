@@ -65,8 +65,8 @@ static bool rundir_check_private(const char *dir, struct vqh_err *err)
         return false;
     }
     if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 07777) != 0700) {
-        vqh_err_set(err, "run directory %s is not private (mode %04o, owner %u): refusing to use it",
-                    dir, (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid);
+        vqh_err_set(err, "run directory %s is not private (mode %04o, owner %u): not using it", dir,
+                    (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid);
         return false;
     }
     return true;

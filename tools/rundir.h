@@ -32,7 +32,7 @@ struct rundir *rundir_create(const char *parent, struct vqh_err *err);
 /* The directory itself (absolute). */
 const char *rundir_base(const struct rundir *rd);
 
-/* base/name, owned by rd. */
+/* base/name, owned by rd (NULL only when out of memory). */
 const char *rundir_path(struct rundir *rd, const char *name);
 
 /* base/name for a unix socket: NULL with err when it does not fit in sun_path. */

@@ -94,7 +94,8 @@ static void expect_event(struct guestlog_merge *mg, enum guestlog_event_kind kin
 
 static void test_parse_prefix_after_noise(void **state)
 {
-    const char *line = "\x1b[0m\x1b[2JBdsDxe: starting Boot0001 VQH1 17 {\"type\":\"hello\",\"cpus\":4}";
+    const char *line = "\x1b[0m\x1b[2JBdsDxe: starting Boot0001 "
+                       "VQH1 17 {\"type\":\"hello\",\"cpus\":4}";
     struct guestlog_msg *m = NULL;
     struct vqh_err err;
 
@@ -201,8 +202,8 @@ static void test_parse_garbage(void **state)
 
 static void test_asm_chunks(void **state)
 {
-    static const char stream[] = "BdsDxe: x\r\nVQH1 1 {\"type\":\"hello\"}\nVQH1 2 {\"type\":\"log\"}\r\n"
-                                 "a\0b\ntail";
+    static const char stream[] = "BdsDxe: x\r\nVQH1 1 {\"type\":\"hello\"}\n"
+                                 "VQH1 2 {\"type\":\"log\"}\r\na\0b\ntail";
     size_t total = sizeof(stream) - 1;
     struct lines whole = {.n = 0}, bytewise = {.n = 0};
     struct guestlog_asm a;
@@ -265,6 +266,42 @@ static void test_asm_overlong(void **state)
     assert_false(l.truncated[3]);
 }
 
+static void feed_str(struct guestlog_asm *a, const char *s, struct lines *l)
+{
+    guestlog_asm_feed(a, s, strlen(s), collect, l);
+}
+
+/* A line split by a migration: the source printed its start, the destination the rest. */
+static void test_asm_handoff(void **state)
+{
+    struct lines src_lines = {.n = 0}, dst_lines = {.n = 0};
+    struct guestlog_asm src, dst;
+    static char big[WIRE_LINE_MAX];
+
+    (void)state;
+    guestlog_asm_init(&src);
+    guestlog_asm_init(&dst);
+    feed_str(&src, "VQH1 1 {\"type\":\"hello\"}\nVQH1 2 {\"ty", &src_lines);
+    feed_str(&dst, "pe\":\"log\"}", &dst_lines); /* read before the source's stream ended */
+    guestlog_asm_handoff(&src, &dst);
+    guestlog_asm_finish(&src, collect, &src_lines);
+    feed_str(&dst, "\r\nVQH1 3 {\"type\":\"log\"}\n", &dst_lines);
+    assert_int_equal(src_lines.n, 1);
+    assert_int_equal(dst_lines.n, 2);
+    assert_string_equal(dst_lines.text[0], "VQH1 2 {\"type\":\"log\"}");
+    assert_string_equal(dst_lines.text[1], "VQH1 3 {\"type\":\"log\"}");
+
+    /* Together too long: cut and flagged, never overrun. */
+    memset(big, 'b', sizeof(big));
+    guestlog_asm_feed(&src, big, 3000, collect, &src_lines);
+    guestlog_asm_feed(&dst, big, 3000, collect, &dst_lines);
+    guestlog_asm_handoff(&src, &dst);
+    guestlog_asm_finish(&dst, collect, &dst_lines);
+    assert_int_equal(dst_lines.n, 3);
+    assert_int_equal(dst_lines.len[2], WIRE_LINE_MAX - 1);
+    assert_true(dst_lines.truncated[2]);
+}
+
 /* ---- merging ------------------------------------------------------------------------------- */
 
 static void test_merge_orders_across_sources(void **state)
@@ -324,7 +361,8 @@ static void test_merge_gaps(void **state)
 
     /* A line reported missing that turns up after all. */
     guestlog_merge_add(mg, msg("dst1", 5, "{\"type\":\"log\"}"));
-    expect_event(mg, GUESTLOG_EV_LATE, 5, 5, "seq 5 from dst1 arrived after it was reported missing");
+    expect_event(mg, GUESTLOG_EV_LATE, 5, 5,
+                 "seq 5 from dst1 arrived after it was reported missing");
     assert_false(guestlog_merge_next(mg, &ev));
     guestlog_merge_free(mg);
 }
@@ -406,7 +444,8 @@ static void test_cmd_format(void **state)
     struct vqh_err err;
 
     (void)state;
-    assert_int_equal(guestlog_cmd_format(buf, sizeof(buf), &err, WIRE_CMD_EPOCH, "epoch=%u", 3), 14);
+    assert_int_equal(guestlog_cmd_format(buf, sizeof(buf), &err, WIRE_CMD_EPOCH, "epoch=%u", 3),
+                     14);
     assert_string_equal(buf, "epoch epoch=3\n");
     assert_int_equal(guestlog_cmd_format(buf, sizeof(buf), &err, WIRE_CMD_REPORT, NULL), 7);
     assert_string_equal(buf, "report\n");
@@ -417,8 +456,8 @@ static void test_cmd_format(void **state)
     assert_int_equal(guestlog_cmd_format(buf, sizeof(buf), &err, "Epoch", NULL), 0);
     assert_string_equal(err.msg, "guest command \"Epoch\" is not a lowercase word");
     assert_int_equal(guestlog_cmd_format(buf, sizeof(buf), &err, "", NULL), 0);
-    assert_int_equal(guestlog_cmd_format(buf, sizeof(buf), &err, "verify", "sample=%s", "1\nfinish"),
-                     0);
+    assert_int_equal(
+        guestlog_cmd_format(buf, sizeof(buf), &err, "verify", "sample=%s", "1\nfinish"), 0);
     assert_non_null(strstr(err.msg, "not printable ASCII (0x0a)"));
     assert_int_equal(guestlog_cmd_format(buf, sizeof(buf), &err, "verify", "%s", "fast"), 0);
     assert_string_equal(err.msg, "guest command argument \"fast\" is not key=value");
@@ -437,6 +476,7 @@ int main(void)
         cmocka_unit_test(test_parse_garbage),
         cmocka_unit_test(test_asm_chunks),
         cmocka_unit_test(test_asm_overlong),
+        cmocka_unit_test(test_asm_handoff),
         cmocka_unit_test(test_merge_orders_across_sources),
         cmocka_unit_test(test_merge_gaps),
         cmocka_unit_test(test_merge_duplicates),

@@ -125,6 +125,26 @@ static void test_spawn_redirects(void **state)
     proc_free(p);
 }
 
+/* A descriptor the tool forgot to mark close-on-exec (another QEMU's socket) must not leak. */
+static void test_spawn_closes_fds(void **state)
+{
+    const char *out = rundir_path(rd, "fds");
+    char script[128];
+    int fds[2];
+    struct proc *p;
+
+    (void)state;
+    assert_int_equal(pipe(fds), 0);
+    snprintf(script, sizeof(script), "test -e /proc/self/fd/%d && echo leaked || echo closed",
+             fds[1]);
+    p = spawn_sh(script, out, NULL);
+    assert_true(proc_wait(p, 30000));
+    assert_string_equal(slurp(out), "closed\n");
+    proc_free(p);
+    close(fds[0]);
+    close(fds[1]);
+}
+
 static void test_spawn_missing_binary(void **state)
 {
     const char *argv[] = {"/nonexistent/qemu-system-x86_64", "-version", NULL};
@@ -132,8 +152,8 @@ static void test_spawn_missing_binary(void **state)
 
     (void)state;
     assert_null(proc_spawn(argv, "src1", NULL, NULL, &err));
-    assert_string_equal(err.msg,
-                        "src1: cannot run /nonexistent/qemu-system-x86_64: No such file or directory");
+    assert_string_equal(err.msg, "src1: cannot run /nonexistent/qemu-system-x86_64: "
+                                 "No such file or directory");
 
     assert_null(proc_spawn(argv, "src1", "/nonexistent/dir/out", NULL, &err));
     assert_string_equal(err.msg, "cannot create /nonexistent/dir/out: No such file or directory");
@@ -360,6 +380,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_exit_and_signal),
         cmocka_unit_test(test_spawn_redirects),
+        cmocka_unit_test(test_spawn_closes_fds),
         cmocka_unit_test(test_spawn_missing_binary),
         cmocka_unit_test(test_wait_timeout_then_kill_reap),
         cmocka_unit_test(test_kill_reap_escalates),

@@ -23,8 +23,9 @@
 #include "qmp.h"
 #include "rundir.h"
 
-#define GREETING "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 22, \"minor\": 2, \"major\": 7}, " \
-                 "\"package\": \"Debian 1:7.2+dfsg-7+deb12u16\"}, \"capabilities\": [\"oob\"]}}\r\n"
+#define GREETING                                                                              \
+    "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 22, \"minor\": 2, \"major\": 7}, "            \
+    "\"package\": \"Debian 1:7.2+dfsg-7+deb12u16\"}, \"capabilities\": [\"oob\"]}}\r\n"
 
 static struct rundir *rd;
 static const char *sock;
@@ -201,7 +202,8 @@ static void script_basic(int fd)
     cmd = srv_recv(fd, "query-status");
     if (json_object_get(cmd, "arguments"))
         srv_die("query-status with arguments");
-    srv_reply(fd, cmd, "{\"return\": {\"status\": \"running\", \"running\": true}, \"id\": $ID}\r\n",
+    srv_reply(fd, cmd,
+              "{\"return\": {\"status\": \"running\", \"running\": true}, \"id\": $ID}\r\n",
               srv_send);
     json_decref(cmd);
     cmd = srv_recv(fd, "human-monitor-command");
@@ -220,12 +222,14 @@ static void test_greeting_and_capabilities(void **state)
     FILE *log = open_memstream(&log_text, &log_len);
     pid_t srv = srv_start(script_basic);
     struct qmp *q = open_ok(log);
+    const json_t *version;
     struct vqh_err err;
     json_t *r;
 
     (void)state;
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(json_object_get(
-                         json_object_get(qmp_greeting(q), "QMP"), "version"), "qemu"), "major")), 7);
+    version = json_object_get(json_object_get(qmp_greeting(q), "QMP"), "version");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(version, "qemu"), "major")),
+                     7);
     r = qmp_cmd(q, "query-status", NULL, 30000, &err);
     assert_non_null(r);
     assert_string_equal(json_string_value(json_object_get(r, "status")), "running");
@@ -241,8 +245,9 @@ static void test_greeting_and_capabilities(void **state)
     fclose(log);
     assert_non_null(strstr(log_text, " src1 <- {\"QMP\": {\"version\""));
     assert_non_null(strstr(log_text, " src1 -> {\"execute\":\"qmp_capabilities\",\"id\":1}\n"));
-    assert_non_null(strstr(log_text, " src1 -> {\"execute\":\"human-monitor-command\",\"arguments\":"
-                                     "{\"command-line\":\"info version\"},\"id\":3}\n"));
+    assert_non_null(strstr(log_text, " src1 -> {\"execute\":\"human-monitor-command\","
+                                     "\"arguments\":{\"command-line\":\"info version\"},"
+                                     "\"id\":3}\n"));
     assert_non_null(strstr(log_text, " src1 <- {\"return\": \"7.2.22\\r\\n\", \"id\": 3}\n"));
     free(log_text);
 }
@@ -444,14 +449,57 @@ static void test_liveness_ends_wait(void **state)
     assert_string_equal(err.msg, "qmp src1: query-status: QEMU died: killed by signal 9 (Killed)");
     assert_int_equal(calls, 1);
     assert_null(qmp_wait_event(q, "MIGRATION", 60000, NULL, &err));
-    assert_string_equal(err.msg,
-                        "qmp src1: waiting for event MIGRATION: QEMU died: killed by signal 9 (Killed)");
+    assert_string_equal(err.msg, "qmp src1: waiting for event MIGRATION: QEMU died: "
+                                 "killed by signal 9 (Killed)");
     qmp_close(q);
     srv_finish(srv);
 
     /* While connecting: no socket will ever appear, and the process is gone. */
     assert_null(qmp_open(rundir_path(rd, "never.sock"), 60000, &o, &err));
     assert_string_equal(err.msg, "qmp src1: connect: QEMU died: killed by signal 9 (Killed)");
+}
+
+/* QEMU's last words, then its death: what it said must win over "QEMU died". */
+static int sync_fds[2];
+
+static void script_last_words(int fd)
+{
+    srv_handshake(fd);
+    srv_send(fd, "{\"timestamp\": {\"seconds\": 2, \"microseconds\": 0}, \"event\": \"SHUTDOWN\", "
+                 "\"data\": {\"guest\": true, \"reason\": \"guest-panic\"}}\r\n");
+    if (write(sync_fds[1], "x", 1) != 1)
+        srv_die("sync write failed");
+    srv_wait_eof(fd);
+}
+
+static void test_dead_qemu_last_events_first(void **state)
+{
+    const char *fail[] = {"SHUTDOWN", NULL};
+    int calls = 0;
+    struct qmp_opts o = {.label = "src1", .alive = fake_alive, .alive_arg = &calls};
+    struct vqh_err err;
+    struct qmp *q;
+    pid_t srv;
+    char c;
+
+    (void)state;
+    assert_int_equal(pipe(sync_fds), 0);
+    srv = srv_start(script_last_words);
+    fake_dead = false;
+    q = qmp_open(sock, 30000, &o, &err);
+    assert_non_null(q);
+    assert_int_equal(read(sync_fds[0], &c, 1), 1); /* the event is in our socket now */
+    fake_dead = true;
+    assert_null(qmp_wait_event(q, "MIGRATION", 60000, fail, &err));
+    assert_string_equal(err.msg, "qmp src1: waiting for event MIGRATION: got event SHUTDOWN first "
+                                 "(data: {\"guest\":true,\"reason\":\"guest-panic\"})");
+    assert_null(qmp_wait_event(q, "MIGRATION", 60000, fail, &err));
+    assert_string_equal(err.msg, "qmp src1: waiting for event MIGRATION: QEMU died: "
+                                 "killed by signal 9 (Killed)");
+    qmp_close(q);
+    srv_finish(srv);
+    close(sync_fds[0]);
+    close(sync_fds[1]);
 }
 
 static void test_connect_timeout(void **state)
@@ -464,7 +512,8 @@ static void test_connect_timeout(void **state)
     (void)state;
     assert_null(qmp_open(never, 200, &o, &err));
     snprintf(expect, sizeof(expect),
-             "qmp dst1: connect: no QMP server at %s after 200 ms: No such file or directory", never);
+             "qmp dst1: connect: no QMP server at %s after 200 ms: No such file or directory",
+             never);
     assert_string_equal(err.msg, expect);
 }
 
@@ -638,6 +687,7 @@ int main(void)
         cmocka_unit_test(test_error_replies),
         cmocka_unit_test(test_timeout_when_silent),
         cmocka_unit_test(test_liveness_ends_wait),
+        cmocka_unit_test(test_dead_qemu_last_events_first),
         cmocka_unit_test(test_connect_timeout),
         cmocka_unit_test(test_partial_writes),
         cmocka_unit_test(test_wait_event_fail_names),

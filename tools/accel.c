@@ -1,0 +1,90 @@
+/* accel.c: the KVM probe: boot the PVH kernel for a moment under KVM and see it pass. */
+#include "accel.h"
+#include "proc.h"
+#include "wire.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define KVM_GET_API_VERSION 0xAE00
+#define KVM_API_VERSION 12
+#define PROBE_TIMEOUT_MS 20000
+
+static bool accel_kvm_device(char *why, size_t cap)
+{
+    int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(why, cap, "/dev/kvm cannot be opened");
+        return false;
+    }
+    int v = ioctl(fd, KVM_GET_API_VERSION, 0);
+    close(fd);
+    if (v != KVM_API_VERSION) {
+        snprintf(why, cap, "/dev/kvm answers API version %d, not %d", v, KVM_API_VERSION);
+        return false;
+    }
+    return true;
+}
+
+static bool accel_probe_boot(const struct vqh_opts *o, struct rundir *rd, char *why, size_t cap)
+{
+    struct vqh_err err;
+    const char *cfg = rundir_path(rd, "kvm-probe.cfg");
+    FILE *f = fopen(cfg, "we");
+    if (!f) {
+        snprintf(why, cap, "cannot write %s", cfg);
+        return false;
+    }
+    fputs("duration=1\nmin_disks=0\nreport_ms=0\n", f);
+    fclose(f);
+    char fwcfg[1200];
+    snprintf(fwcfg, sizeof(fwcfg), "name=%s,file=%s", WIRE_FWCFG_CONFIG, cfg);
+    const char *argv[] = {
+        o->qemu, "-machine", o->machine, "-accel", "kvm", "-smp", "2", "-m", "128", "-nodefaults",
+        "-no-user-config", "-display", "none", "-no-reboot", "-kernel", o->kernel,
+        "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-fw_cfg", fwcfg, NULL,
+    };
+    const char *log = rundir_path(rd, "kvm-probe.log");
+    struct proc *p = proc_spawn(argv, "kvm-probe", log, log, &err);
+    if (!p) {
+        snprintf(why, cap, "KVM probe: %s", err.msg);
+        return false;
+    }
+    bool done = proc_wait(p, PROBE_TIMEOUT_MS);
+    int st = done ? proc_status(p) : 0;
+    proc_free(p);
+    if (!done) {
+        snprintf(why, cap, "KVM probe boot hung for %d s (see %s)", PROBE_TIMEOUT_MS / 1000, log);
+        return false;
+    }
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != WIRE_EXIT_STATUS(WIRE_VERDICT_PASS)) {
+        char s[PROC_STATUS_MAX];
+        snprintf(why, cap, "KVM probe boot %s, not the pass status %d (see %s)", proc_status_str(st, s),
+                 WIRE_EXIT_STATUS(WIRE_VERDICT_PASS), log);
+        return false;
+    }
+    return true;
+}
+
+const char *accel_choose(const struct vqh_opts *o, struct rundir *rd, char *why, size_t cap)
+{
+    if (o->accel == ACCEL_TCG) {
+        snprintf(why, cap, "TCG: chosen with --accel tcg");
+        return "tcg";
+    }
+    if (o->accel == ACCEL_KVM) {
+        snprintf(why, cap, "KVM: chosen with --accel kvm (not probed)");
+        return "kvm";
+    }
+    char reason[512];
+    if (!accel_kvm_device(reason, sizeof(reason)) || !accel_probe_boot(o, rd, reason, sizeof(reason))) {
+        snprintf(why, cap, "TCG: %s", reason);
+        return "tcg";
+    }
+    snprintf(why, cap, "KVM: a probe boot passed under it");
+    return "kvm";
+}

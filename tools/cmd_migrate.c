@@ -1,0 +1,317 @@
+/*
+ * cmd_migrate.c: `vqhammer migrate`: boot the guest, then migrate it back and forth (a fresh
+ * destination every hop, roles swapped after it) while every queue is busy, and prove after each
+ * hop that no data was lost and the device is healthy.
+ */
+#include "cmds.h"
+#include "health.h"
+#include "inject.h"
+#include "migration.h"
+#include "session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#define QUIESCE_TIMEOUT_MS 60000
+#define FINISH_TIMEOUT_MS 600000
+
+static uint64_t loop_rand(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Any guest error report fails the run at once, naming the first one. */
+static bool loop_guest_clean(struct session *s)
+{
+    if (!s->chan->errors)
+        return true;
+    char *first = json_dumps(json_array_get(s->chan->error_list, 0), JSON_COMPACT);
+    session_fail(s, VERDICT_FAIL, "the guest reported %llu error(s); first: %.380s",
+                 (unsigned long long)s->chan->errors, first ? first : "?");
+    free(first);
+    return false;
+}
+
+/* Keep reading the guest for ms, failing on silence, errors or a dead QEMU. */
+static bool loop_idle(struct session *s, int ms)
+{
+    int64_t end = session_now_ms() + ms;
+    while (session_now_ms() < end) {
+        chan_pump(s->chan, 50);
+        if (!loop_guest_clean(s))
+            return false;
+        if (!vm_alive(s->vm)) {
+            session_fail(s, VERDICT_FAIL, "QEMU %s %s while running the guest", s->vm->label, s->vm->exit_status);
+            session_evidence_vm(s, s->vm, "crash");
+            return false;
+        }
+        if (session_now_ms() - s->chan->last_msg_ms > s->o->guest_timeout_ms) {
+            session_fail(s, VERDICT_FAIL, "the guest on %s has been silent for %d ms (hang)", s->vm->label,
+                         s->o->guest_timeout_ms);
+            session_evidence_vm(s, s->vm, "hang: silent guest");
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A guest command that must succeed; the reply is kept in *reply when asked for. */
+static bool loop_cmd(struct session *s, const char *line, const char *cmd, json_t **reply)
+{
+    struct vqh_err err;
+    json_t *r = NULL;
+    if (!chan_command(s->chan, s->vm, line, cmd, QUIESCE_TIMEOUT_MS, &r, &err)) {
+        session_fail(s, VERDICT_FAIL, "%s", err.msg);
+        if (vm_alive(s->vm))
+            session_evidence_vm(s, s->vm, "guest did not answer");
+        return false;
+    }
+    if (reply)
+        *reply = r;
+    else
+        json_decref(r);
+    return true;
+}
+
+/* The checks after every hop, on the QEMU that now runs the guest. */
+static bool loop_check(struct session *s, struct hop_record *h, uint64_t seq_done, json_t *ops_before)
+{
+    struct vqh_err err;
+    char line[128];
+    json_t *reply = NULL;
+    struct vm *v = s->vm;
+    if (!health_block(s, v, &err) || !health_virtio(s, v, &err)) {
+        session_fail(s, VERDICT_FAIL, "hop %d: %s", h->index, err.msg);
+        return false;
+    }
+    snprintf(line, sizeof(line), "epoch epoch=%d\n", h->index);
+    if (!loop_cmd(s, line, "epoch", NULL))
+        return false;
+    if (!chan_wait_progress(s->chan, v, seq_done, ops_before, s->o->guest_timeout_ms, &err)) {
+        session_fail(s, VERDICT_FAIL, "hop %d: %s", h->index, err.msg);
+        session_evidence_vm(s, v, "no progress after migration");
+        return false;
+    }
+    if (!loop_cmd(s, "quiesce\n", "quiesce", &reply))
+        return false;
+    bool ok = json_is_true(json_object_get(reply, "ok"));
+    if (!ok || !health_rings(s, v, reply, &err)) {
+        session_fail(s, VERDICT_FAIL, "hop %d: %s", h->index, ok ? err.msg : "the guest could not drain its queues (requests stuck)");
+        json_decref(reply);
+        if (!ok)
+            session_evidence_vm(s, v, "requests stuck at quiesce");
+        return false;
+    }
+    json_decref(reply);
+    bool inject = !strcmp(s->o->inject, "overwrite-block") && s->o->inject_hop == h->index;
+    if (inject) {
+        uint64_t lba;
+        if (!inject_overwrite_block(s, v, s->o->seed, &lba, &err)) {
+            session_fail(s, VERDICT_ERROR, "%s", err.msg);
+            return false;
+        }
+        status_event(&s->status, "hop %d: injected: corrupted block %llu of %s while the VM was stopped", h->index,
+                     (unsigned long long)lba, s->disk_paths[0]);
+    }
+    if (strcmp(s->o->verify, "none")) {
+        if (!strcmp(s->o->verify, "full") || inject)
+            snprintf(line, sizeof(line), "verify\n");
+        else
+            snprintf(line, sizeof(line), "verify sample=%d\n", s->o->verify_sample);
+        if (!loop_cmd(s, line, "verify", &reply))
+            return false;
+        h->verify_checked = (uint64_t)json_integer_value(json_object_get(reply, "checked"));
+        h->verify_errors = (uint64_t)json_integer_value(json_object_get(reply, "errors"));
+        bool vok = json_is_true(json_object_get(reply, "ok"));
+        json_decref(reply);
+        if (!loop_guest_clean(s))
+            return false;
+        if (!vok) {
+            session_fail(s, VERDICT_FAIL, "hop %d: the verification pass did not finish", h->index);
+            return false;
+        }
+    }
+    if (!loop_cmd(s, "resume\n", "resume", NULL))
+        return false;
+    uint64_t seq = s->chan->last_seq;
+    json_t *mid = chan_queue_ops(s->chan->progress);
+    ok = chan_wait_progress(s->chan, v, seq, mid, s->o->guest_timeout_ms, &err);
+    json_decref(mid);
+    if (!ok) {
+        session_fail(s, VERDICT_FAIL, "hop %d after resume: %s", h->index, err.msg);
+        return false;
+    }
+    if (!health_blockstats(s, v, true, &err)) {
+        session_fail(s, VERDICT_FAIL, "hop %d: %s", h->index, err.msg);
+        return false;
+    }
+    /* Operations each queue completed over the hop and its checks. */
+    json_t *after = chan_queue_ops(s->chan->progress);
+    h->nqueues = (int)json_array_size(after);
+    for (int i = 0; i < h->nqueues && i < HOP_MAX_QUEUES; i++) {
+        json_int_t d = json_integer_value(json_array_get(after, (size_t)i)) -
+                       json_integer_value(json_array_get(ops_before, (size_t)i));
+        h->queue_ops[i] = d > 0 ? (uint64_t)d : 0;
+        h->ops += h->queue_ops[i];
+    }
+    json_decref(after);
+    return loop_guest_clean(s);
+}
+
+/* One hop; false ends the loop (the verdict is recorded). */
+static bool loop_hop(struct session *s, int index, uint64_t *rng)
+{
+    const struct vqh_opts *o = s->o;
+    struct vqh_err err;
+    struct hop_record *h = run_add_hop(&s->result);
+    if (!h) {
+        session_fail(s, VERDICT_ERROR, "out of memory");
+        return false;
+    }
+    h->index = index;
+    h->kind = o->cancel_every && index % o->cancel_every == 0     ? HOP_CANCEL
+              : o->kill_dst_every && index % o->kill_dst_every == 0 ? HOP_KILL_DST
+                                                                    : HOP_MIGRATE;
+    h->start_s = (double)(session_now_ms() - s->start_ms) / 1000.0;
+    /* A seeded random moment, while the load runs on every queue. */
+    int gap = o->min_gap_ms + (int)(loop_rand(rng) % (uint64_t)(o->max_gap_ms - o->min_gap_ms + 1));
+    if (!loop_idle(s, gap))
+        return false;
+    json_t *ops_before = chan_queue_ops(s->chan->progress);
+    struct vm *src = s->vm, *dst = session_start_vm(s, true, &err);
+    if (!dst) {
+        json_decref(ops_before);
+        session_fail(s, VERDICT_ERROR, "hop %d: cannot start the destination: %s", index, err.msg);
+        return false;
+    }
+    snprintf(h->src, sizeof(h->src), "%s", src->label);
+    snprintf(h->dst, sizeof(h->dst), "%s", dst->label);
+    enum migration_outcome out = migration_run(s, dst, h, rng);
+    bool ok = out != MIG_FAILED;
+    if (out == MIG_COMPLETED) {
+        uint64_t seq_done = s->chan->last_seq;
+        if (!health_vm_state(s, src, "postmigrate", 5000, &err) ||
+            !health_vm_state(s, dst, "running", 10000, &err)) {
+            session_fail(s, VERDICT_FAIL, "hop %d: %s", index, err.msg);
+            ok = false;
+        }
+        chan_handoff(s->chan, src, dst);
+        s->vm = dst;
+        if (ok && !vm_quit(src, 10000, &err)) {
+            session_fail(s, VERDICT_FAIL, "hop %d: the old source did not exit cleanly: %s", index, err.msg);
+            session_evidence_vm(s, src, "old source did not exit cleanly");
+            ok = false;
+        }
+        chan_detach(s->chan, src);
+        vm_free(src);
+        ok = ok && loop_check(s, h, seq_done, ops_before);
+    } else if (out == MIG_ABORTED) {
+        /* The source must carry on as if nothing happened. */
+        vm_kill(dst);
+        chan_detach(s->chan, dst);
+        vm_free(dst);
+        uint64_t seq_done = s->chan->last_seq;
+        if (!health_vm_state(s, src, "running", 10000, &err)) {
+            session_fail(s, VERDICT_FAIL, "hop %d (%s): the source did not keep running: %s", index,
+                         hop_kind_name(h->kind), err.msg);
+            ok = false;
+        }
+        ok = ok && loop_check(s, h, seq_done, ops_before);
+    } else {
+        if (vm_alive(dst) || dst->proc) {
+            chan_detach(s->chan, dst);
+            vm_free(dst);
+        }
+    }
+    json_decref(ops_before);
+    h->ok = ok;
+    if (!ok)
+        snprintf(h->failure, sizeof(h->failure), "%s", s->result.reason);
+    status_update(&s->status, "hop %d/%d %s %s->%s %s total %lld ms downtime %lld ms, %llu ops", index,
+                  o->duration_s ? 0 : o->migrations, hop_kind_name(h->kind), h->src, h->dst, h->status,
+                  (long long)h->total_ms, (long long)h->downtime_ms, (unsigned long long)h->ops);
+    return ok;
+}
+
+/* The last words: a full verification pass in the guest, then its verdict and exit status. */
+static void loop_finish(struct session *s)
+{
+    struct vqh_err err;
+    if (!vm_send(s->vm, "finish\n", &err)) {
+        session_fail(s, VERDICT_FAIL, "%s", err.msg);
+        return;
+    }
+    int64_t deadline = session_now_ms() + FINISH_TIMEOUT_MS;
+    while (vm_alive(s->vm)) {
+        chan_pump(s->chan, 100);
+        if (session_now_ms() - s->chan->last_msg_ms > s->o->guest_timeout_ms || session_now_ms() > deadline) {
+            session_fail(s, VERDICT_FAIL, "the guest's final verification on %s went silent or took too long", s->vm->label);
+            session_evidence_vm(s, s->vm, "hang at finish");
+            return;
+        }
+    }
+    chan_pump(s->chan, 0);
+    int st = proc_status(s->vm->proc);
+    const char *gv = json_string_value(json_object_get(s->chan->verdict, "verdict"));
+    if (WIFEXITED(st) && WEXITSTATUS(st) == WIRE_EXIT_STATUS(WIRE_VERDICT_PASS) && gv && !strcmp(gv, "pass") &&
+        loop_guest_clean(s)) {
+        s->result.verdict = VERDICT_PASS;
+        snprintf(s->result.reason, sizeof(s->result.reason), "%d hops, guest verdict pass after a full verification",
+                 s->result.nhops);
+        return;
+    }
+    if (!loop_guest_clean(s))
+        return;
+    session_fail(s, VERDICT_FAIL, "guest verdict %s (%s); QEMU %s %s", gv ? gv : "missing",
+                 json_string_value(json_object_get(s->chan->verdict, "reason")) ?: "no reason", s->vm->label,
+                 s->vm->exit_status);
+    if (WIFSIGNALED(st))
+        session_evidence_vm(s, s->vm, "crash");
+}
+
+int cmd_migrate(int argc, char **argv)
+{
+    struct vqh_opts o;
+    struct session s;
+    struct vqh_err err;
+    char guest_cfg[128];
+    opts_defaults(&o, "migrate");
+    int rc = opts_parse(&o, argc, argv, &err);
+    if (rc == 1)
+        return 0;
+    if (rc < 0 || !opts_validate(&o, &err)) {
+        fprintf(stderr, "vqhammer migrate: %s\n", err.msg);
+        return 2;
+    }
+    snprintf(guest_cfg, sizeof(guest_cfg), "duration=0\nreport_ms=500\nwatchdog_ms=%d", o.guest_timeout_ms);
+    if (!session_setup(&s, &o, guest_cfg, &err)) {
+        session_fail(&s, VERDICT_ERROR, "%s", err.msg);
+        return session_end(&s);
+    }
+    s.vm = session_start_vm(&s, false, &err);
+    if (!s.vm) {
+        session_fail(&s, VERDICT_ERROR, "%s", err.msg);
+        return session_end(&s);
+    }
+    if (!session_wait_hello(&s, &err)) {
+        session_fail(&s, s.chan->hello || s.chan->panic ? VERDICT_FAIL : VERDICT_ERROR, "%s", err.msg);
+        return session_end(&s);
+    }
+    if (!chan_wait_progress(s.chan, s.vm, 0, NULL, o.guest_timeout_ms, &err)) {
+        session_fail(&s, VERDICT_FAIL, "%s", err.msg);
+        return session_end(&s);
+    }
+    uint64_t rng = o.seed;
+    int64_t end = o.duration_s ? session_now_ms() + (int64_t)o.duration_s * 1000 : 0;
+    for (int i = 1; end ? session_now_ms() < end : i <= o.migrations; i++)
+        if (!loop_hop(&s, i, &rng))
+            break;
+    if (!s.failed)
+        loop_finish(&s);
+    return session_end(&s);
+}

@@ -1,0 +1,13 @@
+/* inject.h: faults the tests inject to prove the detectors (--inject). */
+#ifndef VQH_INJECT_H
+#define VQH_INJECT_H
+
+#include "session.h"
+
+/*
+ * With the guest quiesced: stop the VM (QMP stop), flip payload bytes of one block the guest wrote
+ * (found by its header, from a seeded offset), then cont. *lba gets the block's address.
+ */
+bool inject_overwrite_block(struct session *s, struct vm *v, uint64_t seed, uint64_t *lba, struct vqh_err *err);
+
+#endif

@@ -1,0 +1,191 @@
+/* migration.c: QMP migrate / migrate-incoming / query-migrate, with the loop that watches them. */
+#include "migration.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define POLL_MS 50
+
+static uint64_t mig_rand(uint64_t *state)
+{
+    /* splitmix64: the hop's random choices (moment of cancel or kill) follow the run's seed */
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static bool mig_caps(struct vm *v, const struct vqh_opts *o, struct vqh_err *err)
+{
+    json_t *caps = json_array();
+    json_array_append_new(caps, json_pack("{s:s, s:b}", "capability", "events", "state", 1));
+    if (o->multifd)
+        json_array_append_new(caps, json_pack("{s:s, s:b}", "capability", "multifd", "state", 1));
+    if (o->postcopy)
+        json_array_append_new(caps, json_pack("{s:s, s:b}", "capability", "postcopy-ram", "state", 1));
+    if (o->xbzrle)
+        json_array_append_new(caps, json_pack("{s:s, s:b}", "capability", "xbzrle", "state", 1));
+    if (o->auto_converge)
+        json_array_append_new(caps, json_pack("{s:s, s:b}", "capability", "auto-converge", "state", 1));
+    json_t *r = qmp_cmd(v->qmp, "migrate-set-capabilities", json_pack("{s:o}", "capabilities", caps),
+                        o->qmp_timeout_ms, err);
+    if (!r)
+        return false;
+    json_decref(r);
+    json_t *params = json_object();
+    if (o->multifd)
+        json_object_set_new(params, "multifd-channels", json_integer(o->multifd));
+    if (o->downtime_limit_ms)
+        json_object_set_new(params, "downtime-limit", json_integer(o->downtime_limit_ms));
+    if (o->bandwidth)
+        json_object_set_new(params, "max-bandwidth", json_integer((json_int_t)o->bandwidth));
+    if (json_object_size(params) == 0) {
+        json_decref(params);
+        return true;
+    }
+    r = qmp_cmd(v->qmp, "migrate-set-parameters", params, o->qmp_timeout_ms, err);
+    json_decref(r);
+    return r != NULL;
+}
+
+/* Start the incoming side; returns the URI the source must use. */
+static bool mig_incoming(struct session *s, struct vm *dst, int hop, char *uri, size_t cap, struct vqh_err *err)
+{
+    char name[32];
+    if (s->o->transport == TRANSPORT_UNIX) {
+        snprintf(name, sizeof(name), "mig%d.sock", hop);
+        const char *p = rundir_sock_path(s->rd, name, err);
+        if (!p)
+            return false;
+        snprintf(uri, cap, "unix:%s", p);
+    } else {
+        snprintf(uri, cap, "tcp:127.0.0.1:0"); /* QEMU picks a free port; read it back below */
+    }
+    json_t *r = qmp_cmd(dst->qmp, "migrate-incoming", json_pack("{s:s}", "uri", uri), s->o->qmp_timeout_ms, err);
+    if (!r)
+        return false;
+    json_decref(r);
+    if (s->o->transport == TRANSPORT_TCP) {
+        r = qmp_cmd(dst->qmp, "query-migrate", NULL, s->o->qmp_timeout_ms, err);
+        json_t *addr = json_array_get(json_object_get(r, "socket-address"), 0);
+        const char *port = json_string_value(json_object_get(addr, "port"));
+        if (!port) {
+            vqh_err_set(err, "the destination's query-migrate names no listening port");
+            json_decref(r);
+            return false;
+        }
+        snprintf(uri, cap, "tcp:127.0.0.1:%s", port);
+        json_decref(r);
+    }
+    return true;
+}
+
+static void mig_stats(struct hop_record *h, const json_t *q)
+{
+    const json_t *ram = json_object_get(q, "ram");
+    h->total_ms = json_integer_value(json_object_get(q, "total-time"));
+    h->downtime_ms = json_integer_value(json_object_get(q, "downtime"));
+    h->setup_ms = json_integer_value(json_object_get(q, "setup-time"));
+    h->transferred = (uint64_t)json_integer_value(json_object_get(ram, "transferred"));
+    h->ram_total = (uint64_t)json_integer_value(json_object_get(ram, "total"));
+    h->dirty_sync_count = (uint64_t)json_integer_value(json_object_get(ram, "dirty-sync-count"));
+    h->mbps = json_number_value(json_object_get(ram, "mbps"));
+}
+
+/* A QEMU died or stopped answering during the migration: evidence from both, then FAIL. */
+static enum migration_outcome mig_broken(struct session *s, struct vm *dst, const char *what, const char *detail)
+{
+    bool src_dead = !vm_alive(s->vm), dst_dead = !vm_alive(dst);
+    session_fail(s, VERDICT_FAIL, "%s: %s%s%s%s%s", what, detail,
+                 src_dead ? "; source " : "", src_dead ? s->vm->exit_status : "",
+                 dst_dead ? "; destination " : "", dst_dead ? dst->exit_status : "");
+    session_evidence_vm(s, s->vm, src_dead ? "source died during migration" : what);
+    session_evidence_vm(s, dst, dst_dead ? "destination died during migration" : what);
+    return MIG_FAILED;
+}
+
+enum migration_outcome migration_run(struct session *s, struct vm *dst, struct hop_record *h, uint64_t *rng)
+{
+    const struct vqh_opts *o = s->o;
+    struct vm *src = s->vm;
+    struct vqh_err err;
+    char uri[512];
+    if (!mig_caps(src, o, &err) || !mig_caps(dst, o, &err) || !mig_incoming(s, dst, h->index, uri, sizeof(uri), &err))
+        return mig_broken(s, dst, "migration setup", err.msg);
+    if (s->chan->progress)
+        h->inflight_at_start = chan_inflight(s->chan->progress);
+    json_t *r = qmp_cmd(src->qmp, "migrate", json_pack("{s:s}", "uri", uri), o->qmp_timeout_ms, &err);
+    if (!r)
+        return mig_broken(s, dst, "migrate", err.msg);
+    json_decref(r);
+
+    int64_t t0 = session_now_ms(), last_query = 0;
+    /* The moment to break off a cancel or kill hop: early enough to hit the active phase. */
+    int64_t break_at = t0 + 20 + (int64_t)(mig_rand(rng) % 300);
+    bool broke_off = false, postcopy_started = false, injected = false;
+    bool inject_here = o->inject[0] && strcmp(o->inject, "none") && o->inject_hop == h->index;
+    for (;;) {
+        chan_pump(s->chan, POLL_MS);
+        int64_t now = session_now_ms();
+        if (now - last_query < 100)
+            continue;
+        last_query = now;
+        if (inject_here && !injected && now >= break_at) {
+            injected = true;
+            if (!strcmp(o->inject, "abort-src"))
+                proc_kill(src->proc, SIGABRT);
+            else if (!strcmp(o->inject, "stop-dst"))
+                proc_kill(dst->proc, SIGSTOP);
+        }
+        if (!vm_alive(src))
+            return mig_broken(s, dst, "the source QEMU died during migration", src->exit_status);
+        json_t *q = qmp_cmd(src->qmp, "query-migrate", NULL, o->qmp_timeout_ms, &err);
+        if (!q)
+            return mig_broken(s, dst, "query-migrate on the source", err.msg);
+        const char *st = json_string_value(json_object_get(q, "status"));
+        snprintf(h->status, sizeof(h->status), "%s", st ? st : "?");
+        mig_stats(h, q);
+        if (st && !strcmp(st, "completed")) {
+            json_decref(q);
+            return MIG_COMPLETED;
+        }
+        if (st && (!strcmp(st, "failed") || !strcmp(st, "cancelled"))) {
+            const char *desc = json_string_value(json_object_get(q, "error-desc"));
+            bool planned = broke_off && ((h->kind == HOP_CANCEL && !strcmp(st, "cancelled")) ||
+                                         (h->kind == HOP_KILL_DST && !strcmp(st, "failed")));
+            if (!planned) {
+                char d[HOP_TEXT_MAX];
+                snprintf(d, sizeof(d), "status %s: %s", st, desc ? desc : "no error-desc");
+                json_decref(q);
+                return mig_broken(s, dst, "the migration failed", d);
+            }
+            json_decref(q);
+            return MIG_ABORTED;
+        }
+        bool active = st && (!strcmp(st, "active") || !strcmp(st, "postcopy-active"));
+        if (active && !broke_off && now >= break_at && h->kind != HOP_MIGRATE) {
+            broke_off = true;
+            if (h->kind == HOP_CANCEL) {
+                json_decref(qmp_cmd(src->qmp, "migrate_cancel", NULL, o->qmp_timeout_ms, &err));
+            } else {
+                proc_kill(dst->proc, SIGKILL);
+                proc_wait(dst->proc, 5000);
+            }
+        }
+        if (o->postcopy && active && !postcopy_started && h->dirty_sync_count >= 2 && h->kind == HOP_MIGRATE) {
+            postcopy_started = true;
+            json_decref(qmp_cmd(src->qmp, "migrate-start-postcopy", NULL, o->qmp_timeout_ms, &err));
+        }
+        json_decref(q);
+        if (h->kind == HOP_MIGRATE && !vm_alive(dst))
+            return mig_broken(s, dst, "the destination QEMU died during migration", dst->exit_status);
+        if (now - t0 > o->migrate_timeout_ms) {
+            char d[128];
+            snprintf(d, sizeof(d), "not finished after %d ms (status %s, %d sync passes): hang or no convergence",
+                     o->migrate_timeout_ms, h->status, (int)h->dirty_sync_count);
+            return mig_broken(s, dst, "migration hang", d);
+        }
+    }
+}

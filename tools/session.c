@@ -1,0 +1,318 @@
+/* session.c: setting up a run, carrying the guest between QEMUs, and ending with a verdict. */
+#include "session.h"
+#include "accel.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t session_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void session_fail(struct session *s, enum verdict v, const char *fmt, ...)
+{
+    va_list ap;
+    char text[HOP_TEXT_MAX];
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    if (!s->failed) {
+        s->failed = true;
+        s->result.verdict = v;
+        snprintf(s->result.reason, sizeof(s->result.reason), "%s", text);
+    }
+    status_event(&s->status, "%s: %s", verdict_name(v), text);
+}
+
+/* A data disk: the user's image (created when absent, used only with --disk-overwrite when it
+ * exists), or a scratch image in the run directory. */
+static bool session_prepare_disk(struct session *s, int i, struct vqh_err *err)
+{
+    char *path = s->disk_paths[i];
+    if (s->o->ndisks) {
+        struct stat st;
+        if (!realpath(s->o->disk[i], path)) {
+            if (errno != ENOENT) {
+                vqh_err_set(err, "--disk %s: %s", s->o->disk[i], strerror(errno));
+                return false;
+            }
+            snprintf(path, OPTS_PATH_MAX, "%s", s->o->disk[i]);
+        } else if (stat(path, &st) == 0 && st.st_size > 0 && !s->o->disk_overwrite) {
+            vqh_err_set(err, "--disk %s exists and the guest would write all over it: pass --disk-overwrite "
+                        "to allow that, or name a new file", s->o->disk[i]);
+            return false;
+        } else if (stat(path, &st) == 0 && st.st_size > 0) {
+            return true;
+        }
+    } else {
+        char name[32];
+        snprintf(name, sizeof(name), "data%d.img", i);
+        snprintf(path, OPTS_PATH_MAX, "%s", rundir_path(s->rd, name));
+    }
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || ftruncate(fd, (off_t)s->o->disk_size)) {
+        vqh_err_set(err, "cannot create the data disk %s (%llu bytes): %s", path,
+                    (unsigned long long)s->o->disk_size, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return false;
+    }
+    close(fd);
+    if (path[0] != '/') {
+        char abs[OPTS_PATH_MAX];
+        if (realpath(path, abs))
+            snprintf(path, OPTS_PATH_MAX, "%s", abs);
+    }
+    return true;
+}
+
+bool session_setup(struct session *s, struct vqh_opts *o, const char *guest_config, struct vqh_err *err)
+{
+    memset(s, 0, sizeof(*s));
+    s->o = o;
+    s->start_ms = session_now_ms();
+    status_init(&s->status, stderr, o->quiet);
+    s->rd = rundir_create(o->workdir[0] ? o->workdir : NULL, err);
+    if (!s->rd)
+        return false;
+    snprintf(s->result.rundir, sizeof(s->result.rundir), "%s", rundir_base(s->rd));
+    opts_reproducer(o, s->result.reproducer, sizeof(s->result.reproducer));
+    s->ndisks = o->ndisks ? o->ndisks : 1;
+    for (int i = 0; i < s->ndisks; i++) {
+        if (!session_prepare_disk(s, i, err))
+            return false;
+        s->disk_ptrs[i] = s->disk_paths[i];
+    }
+    snprintf(s->config_path, sizeof(s->config_path), "%s", rundir_path(s->rd, "guest.cfg"));
+    FILE *f = fopen(s->config_path, "we");
+    if (!f) {
+        vqh_err_set(err, "cannot write %s: %s", s->config_path, strerror(errno));
+        return false;
+    }
+    fprintf(f, "# written by vqhammer %s\nseed=0x%llx\nmode=%s\nmin_disks=%d\n%s\n", o->command,
+            (unsigned long long)o->seed, o->mode, s->ndisks, guest_config);
+    for (const char *p = o->guest_config; *p; p++)
+        fputc(*p == ';' ? '\n' : *p, f);
+    fputc('\n', f);
+    fclose(f);
+    if (o->qmp_log[0]) {
+        s->qmp_log = fopen(o->qmp_log, "we");
+        if (!s->qmp_log) {
+            vqh_err_set(err, "--qmp-log %s: %s", o->qmp_log, strerror(errno));
+            return false;
+        }
+    } else {
+        s->qmp_log = fopen(rundir_path(s->rd, "qmp.log"), "we");
+    }
+    s->chan = chan_new(rundir_path(s->rd, "serial-merged.log"), o->verbose, err);
+    if (!s->chan)
+        return false;
+    /* QEMU inherits this: a crash leaves a core ("core" in its working directory). */
+    struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+    setrlimit(RLIMIT_CORE, &rl);
+    proc_set_child_dir(rundir_base(s->rd));
+    s->accel = accel_choose(o, s->rd, s->accel_why, sizeof(s->accel_why));
+    snprintf(s->result.accel, sizeof(s->result.accel), "%s", s->accel);
+    status_event(&s->status, "accelerator %s", s->accel_why);
+    status_event(&s->status, "run directory %s", rundir_base(s->rd));
+    return true;
+}
+
+struct vm *session_start_vm(struct session *s, bool incoming, struct vqh_err *err)
+{
+    char label[16];
+    struct vm_launch l = {
+        .opts = s->o, .rd = s->rd, .accel = s->accel, .config_file = s->config_path,
+        .disks = s->disk_ptrs, .ndisks = s->ndisks, .qmp_log = s->qmp_log,
+    };
+    snprintf(label, sizeof(label), "vm%d", ++s->vm_count);
+    struct vm *v = vm_start(&l, label, incoming, err);
+    if (v)
+        chan_attach(s->chan, v);
+    return v;
+}
+
+bool session_wait_hello(struct session *s, struct vqh_err *err)
+{
+    int64_t deadline = session_now_ms() + s->o->boot_timeout_ms;
+    struct vqh_err why;
+    while (!s->chan->hello) {
+        chan_pump(s->chan, 100);
+        if (s->chan->verdict || s->chan->panic)
+            break;
+        if (!vm_alive_hook(s->vm, &why)) {
+            vqh_err_set(err, "the guest did not boot: %s (see %s)", why.msg, s->vm->out_path);
+            return false;
+        }
+        if (session_now_ms() > deadline) {
+            vqh_err_set(err, "no hello from the guest within %d ms of starting QEMU (see %s)",
+                        s->o->boot_timeout_ms, s->vm->serial_log);
+            return false;
+        }
+    }
+    if (!s->chan->hello) {
+        vqh_err_set(err, "the guest ended before hello: %s", json_dumps(s->chan->verdict ? s->chan->verdict : s->chan->panic, JSON_COMPACT));
+        return false;
+    }
+    json_t *h = s->chan->hello, *d;
+    size_t i;
+    int cpus = (int)json_integer_value(json_object_get(h, "cpus")), data = 0;
+    json_array_foreach(json_object_get(h, "disks"), i, d) {
+        if (!strcmp(json_string_value(json_object_get(d, "role")) ?: "", "data")) {
+            data++;
+            if (json_integer_value(json_object_get(d, "num_queues")) != s->o->queues) {
+                vqh_err_set(err, "the guest sees %lld queues on %s, not --queues %d",
+                            json_integer_value(json_object_get(d, "num_queues")),
+                            json_string_value(json_object_get(d, "serial")), s->o->queues);
+                return false;
+            }
+        }
+    }
+    if (cpus != s->o->smp) {
+        vqh_err_set(err, "only %d of %d vCPUs came up in the guest (see cpu messages in %s)", cpus, s->o->smp,
+                    rundir_path(s->rd, "serial-merged.log"));
+        return false;
+    }
+    if (data != s->ndisks) {
+        vqh_err_set(err, "the guest found %d data disks, not %d (see hello in %s)", data, s->ndisks,
+                    rundir_path(s->rd, "serial-merged.log"));
+        return false;
+    }
+    status_event(&s->status, "%s: guest up (%s boot, %d vCPUs, %d data disk%s, %lld ms after start)", s->vm->label,
+                 json_string_value(json_object_get(h, "boot_path")), cpus, data, data == 1 ? "" : "s",
+                 (long long)(session_now_ms() - s->start_ms));
+    return true;
+}
+
+/* Append a file's last lines to f. */
+static void session_tail(FILE *f, const char *path, int lines)
+{
+    FILE *in = fopen(path, "re");
+    if (!in) {
+        fprintf(f, "  (cannot read %s)\n", path);
+        return;
+    }
+    static char ring[64][512];
+    int n = 0;
+    while (fgets(ring[n % 64], sizeof(ring[0]), in))
+        n++;
+    fclose(in);
+    int from = n > lines ? n - lines : 0;
+    for (int i = from; i < n; i++)
+        fprintf(f, "  | %s%s", ring[i % 64], strchr(ring[i % 64], '\n') ? "" : "\n");
+}
+
+void session_evidence_vm(struct session *s, struct vm *v, const char *what)
+{
+    char name[64];
+    struct vqh_err err;
+    snprintf(name, sizeof(name), "gdb-%s.txt", v->label);
+    const char *out = rundir_path(s->rd, name);
+    FILE *f;
+    bool got;
+    if (vm_alive(v)) {
+        got = proc_gdb_backtrace(v->proc->pid, NULL, NULL, out, 60000, &err);
+        vm_kill(v);
+    } else {
+        /* QEMU runs in the run directory: a core dump lands there as "core". */
+        char core[1100];
+        snprintf(core, sizeof(core), "%s", rundir_path(s->rd, "core"));
+        got = access(core, R_OK) == 0 && proc_gdb_backtrace(0, v->exe, core, out, 120000, &err);
+        if (got) {
+            char kept[64];
+            snprintf(kept, sizeof(kept), "core-%s", v->label);
+            rename(core, rundir_path(s->rd, kept));
+        } else if (access(core, R_OK) != 0) {
+            vqh_err_set(&err, "no core file was written (ulimit -c, /proc/sys/kernel/core_pattern)");
+        }
+    }
+    f = fopen(rundir_path(s->rd, "evidence.txt"), "ae");
+    if (!f)
+        return;
+    fprintf(f, "== %s: %s (%s)\n", v->label, what, v->exit_status[0] ? v->exit_status : "running");
+    fprintf(f, "command: %s\n", v->cmdline);
+    fprintf(f, "QEMU output (%s), last lines:\n", v->out_path);
+    session_tail(f, v->out_path, 30);
+    if (got)
+        fprintf(f, "all-thread backtrace: %s\n", out);
+    else
+        fprintf(f, "no backtrace: %s\n", err.msg);
+    if (got)
+        session_tail(f, out, 400);
+    fclose(f);
+    snprintf(s->result.evidence, sizeof(s->result.evidence), "%s", rundir_path(s->rd, "evidence.txt"));
+}
+
+static void session_write_guest_evidence(struct session *s)
+{
+    FILE *f = fopen(rundir_path(s->rd, "evidence.txt"), "ae");
+    if (!f)
+        return;
+    fprintf(f, "== verdict %s: %s\n", verdict_name(s->result.verdict), s->result.reason);
+    fprintf(f, "reproducer: %s\n", s->result.reproducer);
+    fprintf(f, "guest messages, merged by sequence number: %s\n", rundir_path(s->rd, "serial-merged.log"));
+    fprintf(f, "QMP transcript: %s\n", s->o->qmp_log[0] ? s->o->qmp_log : rundir_path(s->rd, "qmp.log"));
+    if (s->chan->anomalies)
+        fprintf(f, "guest message stream anomalies: %llu, first: %s\n", (unsigned long long)s->chan->anomalies,
+                s->chan->first_anomaly);
+    if (json_array_size(s->chan->error_list)) {
+        fprintf(f, "guest error reports (%llu in all, first %zu):\n", (unsigned long long)s->chan->errors,
+                json_array_size(s->chan->error_list));
+        json_t *e;
+        size_t i;
+        json_array_foreach(s->chan->error_list, i, e) {
+            char *t = json_dumps(e, JSON_COMPACT);
+            fprintf(f, "  %s\n", t ? t : "?");
+            free(t);
+        }
+    }
+    fclose(f);
+    snprintf(s->result.evidence, sizeof(s->result.evidence), "%s", rundir_path(s->rd, "evidence.txt"));
+}
+
+int session_end(struct session *s)
+{
+    struct vqh_err err;
+    if (s->vm) {
+        chan_detach(s->chan, s->vm);
+        vm_free(s->vm);
+        s->vm = NULL;
+    }
+    status_done(&s->status);
+    s->result.duration_s = (double)(session_now_ms() - s->start_ms) / 1000.0;
+    s->result.guest_errors = s->chan ? s->chan->errors : 0;
+    if (s->chan && s->chan->summary)
+        s->result.total_ops = (uint64_t)json_integer_value(json_object_get(s->chan->summary, "ops"));
+    if (s->result.verdict != VERDICT_PASS && s->rd && s->chan)
+        session_write_guest_evidence(s);
+    if (s->qmp_log)
+        fclose(s->qmp_log);
+    if (s->o->json[0]) {
+        json_t *cfg = opts_to_json(s->o);
+        if (!report_json_write(s->o->json, cfg, &s->result, &err))
+            fprintf(stderr, "vqhammer: %s\n", err.msg);
+        json_decref(cfg);
+    }
+    if (s->o->junit[0] && !report_junit_write(s->o->junit, &s->result, s->o->command, &err))
+        fprintf(stderr, "vqhammer: %s\n", err.msg);
+    bool keep = s->o->keep || s->result.verdict != VERDICT_PASS;
+    if (s->rd && !keep && rundir_remove(s->rd, &err))
+        s->result.rundir[0] = 0;
+    if (!s->o->quiet || s->result.verdict != VERDICT_PASS)
+        report_table_print(stdout, &s->result);
+    chan_free(s->chan);
+    rundir_free(s->rd);
+    int rc = s->result.verdict == VERDICT_PASS ? 0 : s->result.verdict == VERDICT_FAIL ? 1 : 2;
+    run_result_free(&s->result);
+    return rc;
+}

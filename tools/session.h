@@ -1,0 +1,50 @@
+/*
+ * session.h: what `vqhammer run` and `vqhammer migrate` share: the run directory, the data disks,
+ * the guest configuration, the accelerator, the guest channel, the QEMU that carries the guest
+ * now, the result, and the ending (evidence, reports, exit status).
+ */
+#ifndef VQH_SESSION_H
+#define VQH_SESSION_H
+
+#include <stdint.h>
+#include "chan.h"
+#include "hop.h"
+#include "opts.h"
+#include "report.h"
+#include "rundir.h"
+#include "vm.h"
+
+struct session {
+    struct vqh_opts *o;
+    struct rundir *rd;
+    const char *accel;
+    char accel_why[512];
+    char config_path[1024];
+    char disk_paths[OPTS_MAX_DISKS][OPTS_PATH_MAX];
+    const char *disk_ptrs[OPTS_MAX_DISKS];
+    int ndisks;
+    FILE *qmp_log;
+    struct chan *chan;
+    struct vm *vm;                /* the QEMU running the guest now */
+    int vm_count;                 /* labels vm1, vm2, ... */
+    struct run_result result;
+    struct status_line status;
+    int64_t start_ms;
+    bool failed;                  /* result.verdict decided (FAIL or ERROR) */
+};
+
+int64_t session_now_ms(void);
+/* Parse-time setup: run directory, disks, guest configuration, accelerator, channel. */
+bool session_setup(struct session *s, struct vqh_opts *o, const char *guest_config, struct vqh_err *err);
+/* Start the next QEMU (vmN) and attach its serial output. */
+struct vm *session_start_vm(struct session *s, bool incoming, struct vqh_err *err);
+/* Wait for hello and check it against the options (vCPUs online, data disks, queues). */
+bool session_wait_hello(struct session *s, struct vqh_err *err);
+/* Record the verdict (the first FAIL or ERROR wins) and say it on the status line. */
+void session_fail(struct session *s, enum verdict v, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A hung or crashed QEMU: gdb backtrace (live, or from its core), then kill it. */
+void session_evidence_vm(struct session *s, struct vm *v, const char *what);
+/* Close everything, write evidence and reports, remove or keep the run directory; exit status. */
+int session_end(struct session *s);
+
+#endif

@@ -246,6 +246,17 @@ json_t *chan_queue_ops(const json_t *msg)
     return out;
 }
 
+uint64_t chan_total_ops(const json_t *progress)
+{
+    json_t *ops = chan_queue_ops(progress), *v;
+    size_t i;
+    uint64_t n = 0;
+    json_array_foreach(ops, i, v)
+        n += (uint64_t)json_integer_value(v);
+    json_decref(ops);
+    return n;
+}
+
 uint64_t chan_inflight(const json_t *progress)
 {
     uint64_t n = 0;

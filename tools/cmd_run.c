@@ -27,9 +27,10 @@ static void run_watch(struct session *s)
         }
         if (now >= next_status && s->chan->progress) {
             next_status = now + 1000;
-            status_update(&s->status, "%s: t=%llds ops=%lld errors=%llu", s->vm->label,
+            status_update(&s->status, "%s: t=%llds ops=%llu in flight=%llu errors=%llu", s->vm->label,
                           (long long)json_integer_value(json_object_get(s->chan->progress, "t_ms")) / 1000,
-                          (long long)json_integer_value(json_object_get(s->chan->summary ? s->chan->summary : s->chan->progress, "ops")),
+                          (unsigned long long)chan_total_ops(s->chan->progress),
+                          (unsigned long long)chan_inflight(s->chan->progress),
                           (unsigned long long)s->chan->errors);
         }
     }

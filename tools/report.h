@@ -50,6 +50,12 @@ bool report_junit_write(const char *path, const struct run_result *r, const char
 /* XML 1.0 escaping of text or attribute values into f (invalid UTF-8 and control characters -> '?'). */
 void report_xml_escape(FILE *f, const char *s, bool attribute);
 
+/*
+ * Length (1-4) of the valid UTF-8 sequence at s (avail bytes readable), or 0 when it is not one:
+ * overlong forms, surrogates, code points above U+10FFFF and truncated sequences are invalid.
+ */
+int report_utf8_seq(const unsigned char *s, size_t avail);
+
 /* The human summary: one row per hop, totals, the verdict line, run directory and reproducer. */
 void report_table_print(FILE *f, const struct run_result *r);
 

@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Counters are unsigned but JSON integers here are signed 64-bit: saturate rather than wrap. */
@@ -17,24 +18,77 @@ static json_t *jreal(double v)
     return isfinite(v) ? json_real(v) : json_null();
 }
 
+/*
+ * Texts come from QEMU and the system (error messages, paths) and may hold bytes that are not
+ * UTF-8, which jansson rejects: one bad byte must not cost the whole report, so it becomes '?'.
+ * cap bounds fixed-size fields that might lack their terminator.
+ */
+static json_t *jstr(const char *s, size_t cap)
+{
+    size_t n = strnlen(s, cap);
+    json_t *j = json_stringn(s, n);
+    if (j)
+        return j;
+    char *clean = malloc(n + 1);
+    if (!clean)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        int len = report_utf8_seq((const unsigned char *)s + i, n - i);
+        if (len > 0) {
+            memcpy(clean + o, s + i, (size_t)len);
+            o += (size_t)len;
+            i += (size_t)len;
+        } else {
+            clean[o++] = '?';
+            i++;
+        }
+    }
+    j = json_stringn(clean, o);
+    free(clean);
+    return j;
+}
+
+#define JSTR(field) jstr((field), sizeof(field))
+
 static json_t *hop_json(const struct hop_record *h)
 {
     int nq = h->nqueues < 0 ? 0 : h->nqueues > HOP_MAX_QUEUES ? HOP_MAX_QUEUES : h->nqueues;
     json_t *q = json_array();
     for (int i = 0; q && i < nq; i++)
         json_array_append_new(q, ju64(h->queue_ops[i]));
-    json_t *o = json_pack("{s:i, s:s, s:s, s:s, s:b, s:s, s:o, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o,"
-                          " s:o, s:o, s:o}",
-                          "index", h->index, "kind", hop_kind_name(h->kind), "src", h->src, "dst", h->dst,
-                          "ok", h->ok, "status", h->status, "start_s", jreal(h->start_s),
-                          "total_ms", (json_int_t)h->total_ms, "downtime_ms", (json_int_t)h->downtime_ms,
-                          "setup_ms", (json_int_t)h->setup_ms, "transferred", ju64(h->transferred),
-                          "ram_total", ju64(h->ram_total), "dirty_sync_count", ju64(h->dirty_sync_count),
-                          "mbps", jreal(h->mbps), "ops", ju64(h->ops), "queue_ops", q,
-                          "inflight_at_start", ju64(h->inflight_at_start), "verify_checked",
-                          ju64(h->verify_checked), "verify_errors", ju64(h->verify_errors));
-    if (o && h->failure[0])
-        json_object_set_new(o, "failure", json_string(h->failure));
+    json_t *o = json_object();
+    if (!o) {
+        json_decref(q);
+        return NULL;
+    }
+    int bad = 0;
+    bad |= json_object_set_new(o, "index", json_integer(h->index));
+    bad |= json_object_set_new(o, "kind", json_string(hop_kind_name(h->kind)));
+    bad |= json_object_set_new(o, "src", JSTR(h->src));
+    bad |= json_object_set_new(o, "dst", JSTR(h->dst));
+    bad |= json_object_set_new(o, "ok", json_boolean(h->ok));
+    bad |= json_object_set_new(o, "status", JSTR(h->status));
+    bad |= json_object_set_new(o, "start_s", jreal(h->start_s));
+    bad |= json_object_set_new(o, "total_ms", json_integer(h->total_ms));
+    bad |= json_object_set_new(o, "downtime_ms", json_integer(h->downtime_ms));
+    bad |= json_object_set_new(o, "setup_ms", json_integer(h->setup_ms));
+    bad |= json_object_set_new(o, "transferred", ju64(h->transferred));
+    bad |= json_object_set_new(o, "ram_total", ju64(h->ram_total));
+    bad |= json_object_set_new(o, "dirty_sync_count", ju64(h->dirty_sync_count));
+    bad |= json_object_set_new(o, "mbps", jreal(h->mbps));
+    bad |= json_object_set_new(o, "ops", ju64(h->ops));
+    bad |= json_object_set_new(o, "queue_ops", q);
+    bad |= json_object_set_new(o, "inflight_at_start", ju64(h->inflight_at_start));
+    bad |= json_object_set_new(o, "verify_checked", ju64(h->verify_checked));
+    bad |= json_object_set_new(o, "verify_errors", ju64(h->verify_errors));
+    if (h->failure[0])
+        bad |= json_object_set_new(o, "failure", JSTR(h->failure));
+    /* A member that could not be built (out of memory) would be missing: refuse the record. */
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
     return o;
 }
 
@@ -51,32 +105,41 @@ json_t *report_json_build(json_t *config, const struct run_result *r)
     struct report_stats st;
 
     report_stats_compute(r, &st);
+    json_t *doc = json_object();
     json_t *hops = json_array();
-    for (int i = 0; hops && i < r->nhops; i++) {
-        json_t *h = hop_json(&r->hops[i]);
-        if (!h || json_array_append_new(hops, h)) {
-            json_decref(hops);
-            return NULL;
-        }
-    }
-    json_t *summary = json_pack("{s:i, s:o, s:o}", "migrations", st.migrations, "downtime_ms",
-                                minmax_json(&st.downtime_ms, st.migrations), "total_ms",
-                                minmax_json(&st.total_ms, st.migrations));
-    /* "O" takes a new reference: config stays the caller's. */
-    json_t *doc = json_pack("{s:{s:s}, s:O, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:s, s:o, s:o}",
-                            "vqhammer", "version", VQH_BUILD_ID, "config", config ? config : json_null(),
-                            "verdict", verdict_name(r->verdict), "reason", r->reason, "accel", r->accel,
-                            "duration_s", jreal(r->duration_s), "total_ops", ju64(r->total_ops),
-                            "guest_errors", ju64(r->guest_errors), "migrations_per_minute",
-                            jreal(st.per_minute), "reproducer", r->reproducer, "hops", hops, "summary",
-                            summary);
-    if (!doc)
-        return NULL;
+    if (!doc || !hops)
+        goto fail;
+    for (int i = 0; i < r->nhops; i++)
+        if (json_array_append_new(hops, hop_json(&r->hops[i])))
+            goto fail;
+    int bad = 0;
+    bad |= json_object_set_new(doc, "vqhammer", json_pack("{s:s}", "version", VQH_BUILD_ID));
+    bad |= json_object_set(doc, "config", config ? config : json_null()); /* borrowed: a new reference */
+    bad |= json_object_set_new(doc, "verdict", json_string(verdict_name(r->verdict)));
+    bad |= json_object_set_new(doc, "reason", JSTR(r->reason));
+    bad |= json_object_set_new(doc, "accel", JSTR(r->accel));
+    bad |= json_object_set_new(doc, "duration_s", jreal(r->duration_s));
+    bad |= json_object_set_new(doc, "total_ops", ju64(r->total_ops));
+    bad |= json_object_set_new(doc, "guest_errors", ju64(r->guest_errors));
+    bad |= json_object_set_new(doc, "migrations_per_minute", jreal(st.per_minute));
     if (r->rundir[0])
-        json_object_set_new(doc, "rundir", json_string(r->rundir));
+        bad |= json_object_set_new(doc, "rundir", JSTR(r->rundir));
+    bad |= json_object_set_new(doc, "reproducer", JSTR(r->reproducer));
     if (r->evidence[0])
-        json_object_set_new(doc, "evidence", json_string(r->evidence));
+        bad |= json_object_set_new(doc, "evidence", JSTR(r->evidence));
+    bad |= json_object_set_new(doc, "hops", hops);
+    hops = NULL;
+    bad |= json_object_set_new(doc, "summary",
+                                 json_pack("{s:i, s:o, s:o}", "migrations", st.migrations, "downtime_ms",
+                                           minmax_json(&st.downtime_ms, st.migrations), "total_ms",
+                                           minmax_json(&st.total_ms, st.migrations)));
+    if (bad)
+        goto fail;
     return doc;
+fail:
+    json_decref(hops);
+    json_decref(doc);
+    return NULL;
 }
 
 static bool json_fill(FILE *f, void *ctx)
@@ -90,7 +153,7 @@ bool report_json_write(const char *path, json_t *config, const struct run_result
 {
     json_t *doc = report_json_build(config, r);
     if (!doc) {
-        vqh_err_set(err, "cannot write %s: out of memory (or a report string is not valid UTF-8)", path);
+        vqh_err_set(err, "cannot write %s: out of memory", path ? path : "the JSON report");
         return false;
     }
     bool ok = report_write_atomic(path, json_fill, doc, err);

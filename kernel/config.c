@@ -18,6 +18,7 @@ struct cfg_key {
 static const char *const mode_names[] = { "irq", "poll", NULL };
 static const char *const toggle_names[] = { "auto", "on", "off", NULL };
 static const char *const inject_names[] = { "none", "ud", "gp", "pf", "de", NULL };
+static const char *const onoff_names[] = { "off", "on", NULL };
 
 #define OFF(f) ((uint16_t)offsetof(struct config, f))
 #define U32(f, lo, hi, d) { #f, CFG_U32, OFF(f), lo, hi, d, NULL, NULL }
@@ -48,6 +49,8 @@ static const struct cfg_key cfg_keys[] = {
     U32(report_ms, 0, 3600000, 1000),
     U32(watchdog_ms, 100, 3600000, 30000),  /* below 100 ms TCG alone trips it */
     ENUM(inject, inject_names, CONFIG_INJECT_NONE),
+    ENUM(huge_pages, onoff_names, 0),
+    ENUM(tlb_refresh, toggle_names, CONFIG_AUTO),
 };
 
 /* Duplicate detection keeps one bit per key. */

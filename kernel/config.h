@@ -46,6 +46,10 @@ struct config {
     uint32_t report_ms;       /* report_ms: progress message interval, 0 = none (1000) */
     uint32_t watchdog_ms;     /* watchdog_ms: a request older than this is an error (30000) */
     uint32_t inject;          /* inject: none|ud|gp|pf|de, raise that exception after hello */
+    uint32_t huge_pages;      /* huge_pages: off|on, map RAM with 2 MiB pages (off: 4 KiB, see
+                                 kernel/paging.c for why that is the default) */
+    uint32_t tlb_refresh;     /* tlb_refresh: auto|on|off, reload CR3 every worker round (auto:
+                                 under TCG; see kernel/tlb.h) */
 };
 
 struct config_error {

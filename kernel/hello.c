@@ -6,6 +6,7 @@
 #include "smp.h"
 #include "stress.h"
 #include "time.h"
+#include "tlb.h"
 
 #ifndef VQH_BUILD_ID
 #define VQH_BUILD_ID "unknown"
@@ -36,10 +37,12 @@ static void hello_config(struct msg *m, const struct config *c)
     msg_u64(m, "report_ms", c->report_ms);
     msg_u64(m, "watchdog_ms", c->watchdog_ms);
     msg_str(m, "inject", config_inject_name(c->inject));
+    msg_str(m, "huge_pages", c->huge_pages ? "on" : "off");
+    msg_str(m, "tlb_refresh", config_toggle_name(c->tlb_refresh));
     msg_obj_end(m);
 }
 
-void hello_send(const struct bootinfo *bi, const struct config *cfg, const char *clock)
+void hello_send(const struct bootinfo *bi, const struct config *cfg, const char *clock, const char *hypervisor)
 {
     struct msg m;
     msg_begin(&m, WIRE_MSG_HELLO);
@@ -51,6 +54,8 @@ void hello_send(const struct bootinfo *bi, const struct config *cfg, const char 
     msg_u64(&m, "mem_mib", pmm_total_bytes() >> 20);
     msg_u64(&m, "tsc_khz", time_tsc_hz() / 1000);
     msg_str(&m, "clock", clock);
+    msg_str(&m, "hypervisor", hypervisor);
+    msg_bool(&m, "tlb_refresh", tlb_refresh_enabled());
     msg_u64(&m, "boot_ms", time_ms());
     if (bi->cmdline[0])
         msg_str(&m, "cmdline", bi->cmdline);

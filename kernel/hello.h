@@ -5,6 +5,7 @@
 #include "bootinfo.h"
 #include "config.h"
 
-void hello_send(const struct bootinfo *bi, const struct config *cfg, const char *clock);
+void hello_send(const struct bootinfo *bi, const struct config *cfg, const char *clock,
+                const char *hypervisor);
 
 #endif

@@ -16,6 +16,7 @@
 #include "smp.h"
 #include "stress.h"
 #include "time.h"
+#include "tlb.h"
 
 /* The boot path's structure may sit in memory the map calls usable: keep our own copy. */
 static struct bootinfo boot_info;
@@ -80,7 +81,9 @@ void kernel_main(struct bootinfo *bi)
     console_init();
     percpu_install(&percpu_area[0]);
     idt_init();
-    paging_init(bi);
+    /* The configuration decides the page size, so it comes first (fw_cfg needs only ports). */
+    config_load();
+    paging_init(bi, cfg.huge_pages);
     pmm_init(bi);
 
     const char *why;
@@ -89,10 +92,10 @@ void kernel_main(struct bootinfo *bi)
     apic_init_bsp(acpi.lapic_base);
     const char *clock = time_init();
 
-    config_load();
+    const char *hypervisor = tlb_refresh_init(cfg.tlb_refresh);
     smp_init(bi);
     stress_probe(&cfg);
-    hello_send(bi, &cfg, clock);
+    hello_send(bi, &cfg, clock, hypervisor);
     inject_exception(cfg.inject);
     stress_run(&cfg);
 }

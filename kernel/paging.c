@@ -1,4 +1,14 @@
-/* paging.c: 4-level identity page tables with 2 MiB pages, from a static pool. */
+/*
+ * paging.c: 4-level identity page tables from a static pool.
+ *
+ * RAM is mapped with 4 KiB pages by default (the first SMALL_PAGE_LIMIT of it; above that, and for
+ * MMIO, 2 MiB pages). Why not 2 MiB everywhere: under QEMU 7.2 TCG, guest stores through 2 MiB
+ * mappings are not reliably caught by migration's dirty-page tracking, and the destination resumes
+ * with stale pages (stacks, rings, state tables), which crashes or corrupts the guest. vqhammer
+ * found this itself: with huge_pages=on, comparing the two QEMUs' RAM after migration (`pmemsave`
+ * with the destination started under -S) shows differing pages within a few migrations, with 4 KiB
+ * pages none. huge_pages=on keeps the 2 MiB layout, to reproduce it.
+ */
 #include "memory.h"
 #include "cpu.h"
 
@@ -9,7 +19,9 @@
 #define PTE_LARGE (1ull << 7)
 #define PTE_ADDR_MASK 0x000ffffffffff000ull
 #define HUGE_2M (2ull << 20)
-#define POOL_PAGES 96
+#define SMALL_PAGE_LIMIT (2ull << 30)
+/* 4 KiB tables for SMALL_PAGE_LIMIT of RAM (1024), plus directories and MMIO */
+#define POOL_PAGES 1120
 
 static uint64_t table_pool[POOL_PAGES][512] __attribute__((aligned(4096)));
 static uint32_t pool_used;
@@ -62,7 +74,20 @@ static bool paging_is_ram(const struct bootinfo *bi, uint64_t start, uint64_t en
     return false;
 }
 
-void paging_init(const struct bootinfo *bi)
+/* One 2 MiB stretch of RAM as 512 4 KiB pages. */
+static bool paging_map_4k_run(uint64_t phys)
+{
+    uint64_t *pdpt = paging_next(&pml4[(phys >> 39) & 511]);
+    uint64_t *pd = pdpt ? paging_next(&pdpt[(phys >> 30) & 511]) : NULL;
+    uint64_t *pt = pd ? paging_next(&pd[(phys >> 21) & 511]) : NULL;
+    if (!pt)
+        return false;
+    for (int i = 0; i < 512; i++)
+        pt[i] = (phys + (uint64_t)i * 4096) | PTE_PRESENT | PTE_WRITE;
+    return true;
+}
+
+void paging_init(const struct bootinfo *bi, bool huge)
 {
     pml4 = paging_new_table();
     uint64_t top = 4ull << 30;
@@ -74,6 +99,8 @@ void paging_init(const struct bootinfo *bi)
     for (uint64_t a = 0; a < ALIGN_UP(top, HUGE_2M); a += HUGE_2M) {
         bool ram = paging_is_ram(bi, a, a + HUGE_2M);
         if (a >= (4ull << 30) && !ram)
+            continue;
+        if (ram && !huge && a < SMALL_PAGE_LIMIT && paging_map_4k_run(a))
             continue;
         paging_map_2m(a, ram ? 0 : (PTE_PCD | PTE_PWT));
     }

@@ -14,6 +14,7 @@
 #include "report.h"
 #include "smp.h"
 #include "time.h"
+#include "tlb.h"
 
 #define VIRTIO_VENDOR 0x1af4
 #define DRAIN_TIMEOUT_MS 30000
@@ -453,6 +454,7 @@ static bool stress_wait(bool (*cond)(void), uint64_t timeout_ms)
             squeue_fill(mine[i]);
         }
         stress_control();
+        tlb_refresh();
         cpu_relax();
     }
     in_command = saved;

@@ -8,6 +8,7 @@
 #include "memory.h"
 #include "report.h"
 #include "time.h"
+#include "tlb.h"
 
 #define GET_ID_EVERY 512        /* one GET_ID among this many operations */
 #define WRITE_RETRIES 4         /* other LBAs tried when a write range is busy */
@@ -353,7 +354,9 @@ void squeue_fill(struct squeue *q)
         vblk_kick(q->vq);
 }
 
-static void squeue_release(struct squeue *q, struct sreq *r, bool ok)
+/* Give the request's range back to the expected-state table. False when the table did not have
+ * it in flight: the device completed something we had already seen completed. */
+static bool squeue_release(struct squeue *q, struct sreq *r, bool ok)
 {
     struct sdisk *d = q->disk;
     bool consistent = true;
@@ -370,8 +373,7 @@ static void squeue_release(struct squeue *q, struct sreq *r, bool ok)
         break;
     }
     spin_unlock(&d->lock);
-    if (!consistent)
-        panic("expected-state table lost track of an in-flight range");
+    return consistent;
 }
 
 static void squeue_complete(struct squeue *q, struct sreq *r, uint32_t len)
@@ -400,7 +402,19 @@ static void squeue_complete(struct squeue *q, struct sreq *r, uint32_t len)
         if (memcmp(id, d->first_id, sizeof(id)))
             stress_report_status_error(q, r, status, len, "GET_ID answered differently from its first answer");
     }
-    squeue_release(q, r, ok);
+    if (!r->busy || !squeue_release(q, r, ok)) {
+        struct msg m;
+        if (stress_error_begin(&m, WIRE_ERR_DOUBLE, q, r)) {
+            msg_bool(&m, "was_busy", r->busy);
+            msg_u64(&m, "used_len", len);
+            msg_u64(&m, "last_used", vq_last_used(&q->vq->vq));
+            msg_u64(&m, "avail_idx", vq_avail_idx(&q->vq->vq));
+            msg_str(&m, "detail", "completion of a request whose range was not in flight");
+            report_send(&m);
+        }
+        if (!r->busy)
+            return; /* already back on the free list: do not free it twice */
+    }
     q->op_count[r->op]++;
     q->ops++;
     q->bytes += bytes;
@@ -432,6 +446,7 @@ void stress_worker_loop(uint32_t cpu, bool (*control)(void))
     for (;;) {
         if (!control && st.phase == PHASE_DONE)
             return;
+        tlb_refresh();
         uint64_t before = 0, after = 0;
         for (uint32_t i = 0; i < n; i++) {
             before += mine[i]->ops + mine[i]->inflight;

@@ -8,6 +8,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifndef VQH_BUILD_ID
+#define VQH_BUILD_ID "unknown"
+#endif
+
+/* One definition, so the JSON and the JUnit file of a run can never name different builds. */
+const char *report_build_id(void)
+{
+    return VQH_BUILD_ID;
+}
+
 int report_utf8_seq(const unsigned char *s, size_t avail)
 {
     if (avail == 0)

@@ -25,9 +25,8 @@
 #include "err.h"
 #include "hop.h"
 
-#ifndef VQH_BUILD_ID
-#define VQH_BUILD_ID "unknown"
-#endif
+/* The build that wrote a report (VQH_BUILD_ID from the Makefile, else "unknown"). */
+const char *report_build_id(void);
 
 /*
  * --json: {"vqhammer": {"version"}, "config", "verdict", "reason", "accel", "duration_s",

@@ -113,7 +113,7 @@ json_t *report_json_build(json_t *config, const struct run_result *r)
         if (json_array_append_new(hops, hop_json(&r->hops[i])))
             goto fail;
     int bad = 0;
-    bad |= json_object_set_new(doc, "vqhammer", json_pack("{s:s}", "version", VQH_BUILD_ID));
+    bad |= json_object_set_new(doc, "vqhammer", json_pack("{s:s}", "version", report_build_id()));
     bad |= json_object_set(doc, "config", config ? config : json_null()); /* borrowed: a new reference */
     bad |= json_object_set_new(doc, "verdict", json_string(verdict_name(r->verdict)));
     bad |= json_object_set_new(doc, "reason", JSTR(r->reason));

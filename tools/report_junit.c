@@ -31,14 +31,13 @@ void report_xml_escape(FILE *f, const char *s, bool attribute)
                 fputc(c, f);
             } else {
                 len = report_utf8_seq(p + i, n - i);
-                if (len == 3 && c == 0xef && p[i + 1] == 0xbf && p[i + 2] >= 0xbe)
-                    len = 0;
-                if (len > 0) {
+                bool nonchar = len == 3 && c == 0xef && p[i + 1] == 0xbf && p[i + 2] >= 0xbe;
+                if (len > 0 && !nonchar)
                     fwrite(p + i, 1, (size_t)len, f);
-                } else {
+                else
                     fputc('?', f);
+                if (len == 0)
                     len = 1;
-                }
             }
         }
         i += (size_t)len;
@@ -146,7 +145,7 @@ static bool junit_fill(FILE *f, void *ctx)
     fprintf(f, "\" tests=\"%d\" failures=\"%d\" errors=\"%d\" skipped=\"0\" time=\"", tests, failures, errors);
     put_seconds(f, ms);
     fputs("\">\n    <properties>\n", f);
-    put_property(f, "version", VQH_BUILD_ID);
+    put_property(f, "version", report_build_id());
     put_property(f, "accel", r->accel);
     if (r->reproducer[0])
         put_property(f, "reproducer", r->reproducer);

@@ -582,8 +582,10 @@ static json_t *vi_expectation(struct vi_scan *s, uint64_t lba, uint32_t i, const
             json_object_set_new(x, "seed", vi_hex_json(s->ctx.seed));
         if (s->check_tag)
             json_object_set_new(x, "disk_tag", vi_hex_json(s->ctx.disk_tag));
-        snprintf(text, cap, "header check of a block in state %s",
-                 s->exp ? expect_state_name(b->snap.state) : "unknown (no --state)");
+        if (s->o->state_path)
+            snprintf(text, cap, "header check; block state %s", expect_state_name(b->snap.state));
+        else
+            snprintf(text, cap, "header check");
         return x;
     }
     struct verify_result r;
@@ -836,7 +838,8 @@ static bool vi_open_image(struct vi_scan *s, struct vqh_err *err)
     return true;
 }
 
-static void vi_summary(const struct vi_scan *s, const struct verify_image_state *st)
+/* Before the scan: what is checked against what. */
+static void vi_intro(const struct vi_scan *s, const struct verify_image_state *st)
 {
     FILE *f = s->out;
 
@@ -845,10 +848,19 @@ static void vi_summary(const struct vi_scan *s, const struct verify_image_state 
     fprintf(f, "verify-image %s: %" PRIu64 " blocks of %u bytes, ", s->o->image, s->nblocks,
             s->ctx.blk_size);
     if (st)
-        fprintf(f, "state of disk %d (%s, seed 0x%" PRIx64 ", disk_tag 0x%x) from %s\n", st->disk,
-                st->serial, st->seed, st->disk_tag, s->o->state_path);
+        fprintf(f, "state of disk %d (%s, seed 0x%" PRIx64 ", disk_tag 0x%x, LBAs %" PRIu64
+                "..%" PRIu64 ") from %s\n", st->disk, st->serial, st->seed, st->disk_tag,
+                s->o->region_start, st->end_lba, s->o->state_path);
     else
         fprintf(f, "header check only\n");
+}
+
+static void vi_summary(const struct vi_scan *s, const struct verify_image_state *st)
+{
+    FILE *f = s->out;
+
+    if (!f)
+        return;
     if (st) {
         fprintf(f, "checked against the state: %" PRIu64 " blocks; ok %" PRIu64, s->verified,
                 s->cls[VERIFY_OK]);
@@ -866,7 +878,8 @@ static void vi_summary(const struct vi_scan *s, const struct verify_image_state 
     if (s->format_hint)
         fprintf(f, "hint: headers say blocks of %u bytes: try --blk-size %u\n", s->format_hint,
                 s->format_hint);
-    fprintf(f, "%s: %" PRIu64 " bad blocks\n", s->bad ? "FAIL" : "PASS", s->bad);
+    fprintf(f, "%s: %" PRIu64 " bad block%s\n", s->bad ? "FAIL" : "PASS", s->bad,
+            s->bad == 1 ? "" : "s");
 }
 
 static json_t *vi_report_json(const struct vi_scan *s, const struct verify_image_state *st)
@@ -919,7 +932,7 @@ static bool vi_write_json(const struct vi_scan *s, const struct verify_image_sta
 static bool vi_check_opts(const struct verify_image_opts *o, struct vqh_err *err)
 {
     if (!o->image) {
-        vqh_err_set(err, "no IMAGE given: vqhammer verify-image IMAGE [--state FILE] ...");
+        vqh_err_set(err, "no IMAGE given: usage is vqhammer verify-image IMAGE [--state FILE] ... (see --help)");
         return false;
     }
     if (o->blk_size && !blk_size_valid(o->blk_size)) {
@@ -965,8 +978,10 @@ int verify_image_run(const struct verify_image_opts *o, FILE *out, struct vqh_er
         s.check_tag = o->serial != NULL;
         s.ctx.disk_tag = o->serial ? blk_disk_tag(o->serial, strlen(o->serial)) : 0;
     }
-    if (!vi_open_image(&s, err) || (stp && !vi_build_table(&s, &st, &table, err)) ||
-        !vi_scan_image(&s, err))
+    if (!vi_open_image(&s, err) || (stp && !vi_build_table(&s, &st, &table, err)))
+        goto out;
+    vi_intro(&s, stp);
+    if (!vi_scan_image(&s, err))
         goto out;
     vi_summary(&s, stp);
     if (o->json_path && !vi_write_json(&s, stp, err))

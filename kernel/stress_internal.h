@@ -103,6 +103,7 @@ struct stress {
     volatile uint32_t epoch;
     volatile uint64_t errors;     /* all error reports, detailed or not */
     volatile uint64_t error_msgs; /* detailed error messages sent */
+    bool first_verified;          /* the first read checked good has been reported */
     uint32_t weights[OP_COUNT];   /* from the configuration mix */
     uint64_t start_ns;
     struct squeue *owned[MAX_CPUS][VBLK_MAX_QUEUES * 2];
@@ -125,6 +126,7 @@ void stress_report_verify_error(struct squeue *q, struct sreq *r, const struct v
 void stress_report_status_error(struct squeue *q, struct sreq *r, uint32_t status, uint32_t len,
                                 const char *detail);
 void stress_report_broken(struct squeue *q);
+void stress_report_first_verified(struct squeue *q, struct sreq *r);
 void stress_report_progress(void);
 void stress_report_summary(void);
 void stress_queue_counters(struct msg *m, const struct squeue *q, bool rings);

@@ -393,6 +393,8 @@ static void squeue_complete(struct squeue *q, struct sreq *r, uint32_t len)
         struct verify_result res;
         if (!verify_read(&d->vctx, r->lba, r->nblocks, r->data, r->snap, &res))
             stress_report_verify_error(q, r, &res);
+        else if (!__atomic_exchange_n(&st.first_verified, true, __ATOMIC_RELAXED))
+            stress_report_first_verified(q, r);
         if (r->op == OP_VERIFY)
             q->verified_blocks += r->nblocks;
     } else if (r->op == OP_GET_ID) {

@@ -81,6 +81,20 @@ void stress_report_status_error(struct squeue *q, struct sreq *r, uint32_t statu
     report_send(&m);
 }
 
+/* The first read that came back and checked good: the bench's "time to first verified I/O". */
+void stress_report_first_verified(struct squeue *q, struct sreq *r)
+{
+    struct msg m;
+    msg_begin(&m, WIRE_MSG_LOG);
+    msg_str(&m, "level", "info");
+    msg_str(&m, "event", "first_verified");
+    msg_u64(&m, "q", q->index);
+    msg_u64(&m, "lba", r->lba);
+    msg_u64(&m, "boot_ms", time_ms());
+    msg_str(&m, "text", "first read verified");
+    report_send(&m);
+}
+
 void stress_report_broken(struct squeue *q)
 {
     struct msg m;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #define POLL_MS 50
 
@@ -97,7 +98,18 @@ static void mig_stats(struct hop_record *h, const json_t *q)
 /* A QEMU died or stopped answering during the migration: evidence from both, then FAIL. */
 static enum migration_outcome mig_broken(struct session *s, struct vm *dst, const char *what, const char *detail)
 {
+    /* A closed QMP connection usually means QEMU is on its way out: let it finish dying, so the
+     * report says how it died and gdb reads its core rather than attaching to a corpse. */
+    if (strstr(detail, "connection closed") || strstr(detail, "QEMU died")) {
+        proc_wait(s->vm->proc, 3000);
+        proc_wait(dst->proc, 1000);
+    }
     bool src_dead = !vm_alive(s->vm), dst_dead = !vm_alive(dst);
+    if (src_dead && WIFSIGNALED(proc_status(s->vm->proc))) {
+        what = "the source QEMU crashed during migration";
+        detail = s->vm->exit_status;
+        src_dead = false; /* said already */
+    }
     session_fail(s, VERDICT_FAIL, "%s: %s%s%s%s%s", what, detail,
                  src_dead ? "; source " : "", src_dead ? s->vm->exit_status : "",
                  dst_dead ? "; destination " : "", dst_dead ? dst->exit_status : "");
@@ -106,7 +118,47 @@ static enum migration_outcome mig_broken(struct session *s, struct vm *dst, cons
     return MIG_FAILED;
 }
 
+/* Cancel and kill hops must catch the stream mid-way: slow it down for them (and restore the
+ * source's setting afterwards, since the source carries on). */
+#define BREAK_OFF_BANDWIDTH (24ull << 20)
+
+static bool mig_set_bandwidth(struct session *s, struct vm *v, uint64_t bps, struct vqh_err *err)
+{
+    json_t *r = qmp_cmd(v->qmp, "migrate-set-parameters", json_pack("{s:I}", "max-bandwidth", (json_int_t)bps),
+                        s->o->qmp_timeout_ms, err);
+    json_decref(r);
+    return r != NULL;
+}
+
+static uint64_t mig_get_bandwidth(struct session *s, struct vm *v, struct vqh_err *err)
+{
+    json_t *r = qmp_cmd(v->qmp, "query-migrate-parameters", NULL, s->o->qmp_timeout_ms, err);
+    uint64_t bps = r ? (uint64_t)json_integer_value(json_object_get(r, "max-bandwidth")) : 0;
+    json_decref(r);
+    return bps;
+}
+
+static enum migration_outcome migration_watch(struct session *s, struct vm *dst, struct hop_record *h, uint64_t *rng);
+
 enum migration_outcome migration_run(struct session *s, struct vm *dst, struct hop_record *h, uint64_t *rng)
+{
+    struct vqh_err err;
+    if (h->kind == HOP_MIGRATE)
+        return migration_watch(s, dst, h, rng);
+    uint64_t saved = mig_get_bandwidth(s, s->vm, &err);
+    if (!saved || !mig_set_bandwidth(s, s->vm, BREAK_OFF_BANDWIDTH, &err)) {
+        session_fail(s, VERDICT_FAIL, "hop %d: setting the migration bandwidth: %s", h->index, err.msg);
+        return MIG_FAILED;
+    }
+    enum migration_outcome out = migration_watch(s, dst, h, rng);
+    if (out == MIG_ABORTED && !mig_set_bandwidth(s, s->vm, saved, &err)) {
+        session_fail(s, VERDICT_FAIL, "hop %d: restoring the migration bandwidth: %s", h->index, err.msg);
+        return MIG_FAILED;
+    }
+    return out;
+}
+
+static enum migration_outcome migration_watch(struct session *s, struct vm *dst, struct hop_record *h, uint64_t *rng)
 {
     const struct vqh_opts *o = s->o;
     struct vm *src = s->vm;

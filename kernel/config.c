@@ -51,6 +51,7 @@ static const struct cfg_key cfg_keys[] = {
     ENUM(inject, inject_names, CONFIG_INJECT_NONE),
     ENUM(huge_pages, onoff_names, 0),
     ENUM(tlb_refresh, toggle_names, CONFIG_AUTO),
+    ENUM(final_state, onoff_names, 0),
 };
 
 /* Duplicate detection keeps one bit per key. */

@@ -50,6 +50,8 @@ struct config {
                                  kernel/paging.c for why that is the default) */
     uint32_t tlb_refresh;     /* tlb_refresh: auto|on|off, reload CR3 every worker round (auto:
                                  under TCG; see kernel/tlb.h) */
+    uint32_t final_state;     /* final_state: off|on, print the expected-state table (the `state`
+                                 command's replies) before the summary, for verify-image */
 };
 
 struct config_error {

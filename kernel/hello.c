@@ -39,6 +39,7 @@ static void hello_config(struct msg *m, const struct config *c)
     msg_str(m, "inject", config_inject_name(c->inject));
     msg_str(m, "huge_pages", c->huge_pages ? "on" : "off");
     msg_str(m, "tlb_refresh", config_toggle_name(c->tlb_refresh));
+    msg_str(m, "final_state", c->final_state ? "on" : "off");
     msg_obj_end(m);
 }
 

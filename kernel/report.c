@@ -4,6 +4,7 @@
 #include "cpu.h"
 #include "percpu.h"
 #include "spinlock.h"
+#include "tlb.h"
 
 static struct spinlock console_lock;
 static uint64_t next_seq = 1;
@@ -23,6 +24,7 @@ void report_send(struct msg *m)
     spin_lock(&console_lock);
     report_write_locked(m);
     spin_unlock(&console_lock);
+    tlb_refresh(); /* the lock word and the line buffer: see tlb.h */
 }
 
 void report_log(const char *level, const char *text)

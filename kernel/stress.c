@@ -469,6 +469,8 @@ static __attribute__((noreturn)) void stress_finish(void)
     if (drained)
         stress_verify_pass(0, &checked, &errors);
     __atomic_store_n(&st.phase, PHASE_DONE, __ATOMIC_SEQ_CST);
+    if (st.cfg->final_state)
+        stress_cmd_state();
     stress_report_summary();
     if (!drained)
         report_verdict(WIRE_VERDICT_FAIL, "requests still in flight at the end (see timeout errors)");

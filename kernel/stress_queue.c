@@ -242,6 +242,7 @@ static void squeue_post(struct squeue *q, struct sreq *r)
     }
     r->head = (uint16_t)head;
     q->inflight++;
+    tlb_refresh(); /* after every request's writes: see tlb.h */
 }
 
 /* Descriptors a request of this op will take if posted direct (worst case). */
@@ -433,6 +434,7 @@ static void squeue_complete(struct squeue *q, struct sreq *r, uint32_t len)
     r->busy = 0;
     q->inflight--;
     q->free_ids[q->nfree++] = (uint16_t)(r - q->reqs);
+    tlb_refresh();
 }
 
 void squeue_poll(struct squeue *q)

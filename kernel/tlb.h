@@ -7,9 +7,13 @@
  * copy of the page: stacks, rings, state tables, and the guest crashes or reports false data
  * errors. Comparing both QEMUs' RAM after migration (`pmemsave`, destination started with -S)
  * shows such pages in most migrations of a busy guest; reloading CR3 regularly (which empties the
- * vCPU's TLB, so every next write is checked again) makes them vanish. So the workers reload it
- * on every round, under TCG only (CPUID 0x40000000 "TCGTCGTCGTCG"), unless tlb_refresh=off asks
- * to reproduce the bug. KVM tracks dirty pages in the host kernel and needs none of this.
+ * vCPU's TLB, so every next write is checked again) makes them vanish. A guest with a small, hot
+ * working set that never reloads CR3 (like this one) keeps those TLB entries forever, which is
+ * why ordinary guests rarely show it. So the kernel reloads CR3 after every request it posts or
+ * completes, after every message and on every worker round, under TCG only (CPUID 0x40000000
+ * "TCGTCGTCGTCG"), unless tlb_refresh=off asks to reproduce the bug. What is written between the
+ * tracking loss and the next reload can still be lost, so this narrows the window; it does not
+ * close it. KVM tracks dirty pages in the host kernel and needs none of this.
  */
 #ifndef VQH_TLB_H
 #define VQH_TLB_H

@@ -194,12 +194,24 @@ static enum migration_outcome migration_watch(struct session *s, struct vm *dst,
         if (!vm_alive(src))
             return mig_broken(s, dst, "the source QEMU died during migration", src->exit_status);
         json_t *q = qmp_cmd(src->qmp, "query-migrate", NULL, o->qmp_timeout_ms, &err);
+        if (!q && strstr(err.msg, "timed out"))
+            return mig_broken(s, dst, "migration hang: the source's QMP stopped answering", err.msg);
         if (!q)
             return mig_broken(s, dst, "query-migrate on the source", err.msg);
         const char *st = json_string_value(json_object_get(q, "status"));
         snprintf(h->status, sizeof(h->status), "%s", st ? st : "?");
         mig_stats(h, q);
         if (st && !strcmp(st, "completed")) {
+            /* QEMU 7.2 reports "completed" a moment before it has computed total-time and
+             * downtime (they read 0 then): ask again for the real figures. */
+            for (int tries = 0; tries < 20 && h->total_ms == 0; tries++) {
+                json_decref(q);
+                usleep(20000);
+                q = qmp_cmd(src->qmp, "query-migrate", NULL, o->qmp_timeout_ms, &err);
+                if (!q)
+                    break;
+                mig_stats(h, q);
+            }
             json_decref(q);
             return MIG_COMPLETED;
         }

@@ -17,7 +17,7 @@ enum {
     O_RUN_SECONDS, O_TRANSPORT, O_MULTIFD, O_POSTCOPY, O_XBZRLE, O_AUTO_CONVERGE,
     O_DOWNTIME_LIMIT, O_BANDWIDTH, O_CANCEL_EVERY, O_KILL_DST_EVERY, O_VERIFY, O_VERIFY_SAMPLE,
     O_GAP, O_BOOT_TIMEOUT, O_MIGRATE_TIMEOUT, O_GUEST_TIMEOUT, O_KEEP, O_JSON, O_JUNIT,
-    O_QMP_LOG, O_WORKDIR, O_QUIET, O_VERBOSE, O_INJECT, O_INJECT_HOP, O_HELP, O_DISK_OVERWRITE,
+    O_QMP_LOG, O_WORKDIR, O_QUIET, O_VERBOSE, O_INJECT, O_INJECT_HOP, O_HELP, O_DISK_OVERWRITE, O_FINAL_STATE,
 };
 
 static const struct option long_opts[] = {
@@ -63,6 +63,7 @@ static const struct option long_opts[] = {
     { "migrate-timeout", required_argument, 0, O_MIGRATE_TIMEOUT },
     { "guest-timeout", required_argument, 0, O_GUEST_TIMEOUT },
     { "keep", no_argument, 0, O_KEEP },
+    { "final-state", no_argument, 0, O_FINAL_STATE },
     { "json", required_argument, 0, O_JSON },
     { "junit", required_argument, 0, O_JUNIT },
     { "qmp-log", required_argument, 0, O_QMP_LOG },
@@ -292,6 +293,7 @@ static bool opts_one(struct vqh_opts *o, int c, const char *arg, struct vqh_err 
     case O_MIGRATE_TIMEOUT: return opts_int("--migrate-timeout", arg, 1000, 3600000, &o->migrate_timeout_ms, err);
     case O_GUEST_TIMEOUT: return opts_int("--guest-timeout", arg, 1000, 3600000, &o->guest_timeout_ms, err);
     case O_KEEP: o->keep = true; return true;
+    case O_FINAL_STATE: o->final_state = true; o->keep = true; return true;
     case O_JSON: return opts_path("--json", arg, o->json, sizeof(o->json), err);
     case O_JUNIT: return opts_path("--junit", arg, o->junit, sizeof(o->junit), err);
     case O_QMP_LOG: return opts_path("--qmp-log", arg, o->qmp_log, sizeof(o->qmp_log), err);
@@ -449,6 +451,8 @@ void opts_usage(FILE *f, const char *command)
         "  --boot-timeout MS      until the guest's hello (60000)\n"
         "  --guest-timeout MS     guest silence that counts as a hang (30000)\n"
         "  --keep                 keep the run directory after a PASS too\n"
+        "  --final-state          the guest prints its final expected-state table into\n"
+        "                         serial-merged.log, for `vqhammer verify-image` (implies --keep)\n"
         "  --workdir DIR          where the private run directory is made ($TMPDIR or /tmp)\n"
         "  --json FILE  --junit FILE  --qmp-log FILE\n"
         "  --quiet  --verbose\n"
@@ -527,7 +531,7 @@ void opts_reproducer(const struct vqh_opts *o, char *buf, size_t cap)
     if (o->guest_config[0])
         opts_append(buf, cap, "--guest-config", o->guest_config);
     opts_append(buf, cap, "--guest-mode", o->mode);
-    if (!strcmp(o->command, "run")) {
+    if (!strcmp(o->command, "run") || !strcmp(o->command, "bench")) { /* no migration flags */
         snprintf(num, sizeof(num), "%d", o->run_seconds); opts_append(buf, cap, "--run-seconds", num);
         return;
     }

@@ -40,6 +40,9 @@ struct vqh_opts {
     char aio[16];                 /* --aio threads|native|io_uring */
     char cache[16];               /* --cache none|writeback|writethrough|directsync|unsafe */
     char disk_extra[256];         /* --disk-opts: extra virtio-blk-pci properties */
+    char backend[16];             /* data disks' block driver: "" = the image files; "null-co" =
+                                     QEMU's null-co (read-zeroes=on), set only by `vqhammer bench`
+                                     to measure the virtio path without a backend; no flag */
     /* the guest */
     uint64_t seed;                /* --seed */
     char guest_config[1024];      /* --guest-config: extra key=value for the guest */
@@ -65,6 +68,7 @@ struct vqh_opts {
     int guest_timeout_ms;         /* --guest-timeout: guest silence counts as a hang */
     /* output */
     bool keep;                    /* --keep */
+    bool final_state;             /* --final-state: the guest prints its expected-state table */
     char json[OPTS_PATH_MAX];     /* --json FILE */
     char junit[OPTS_PATH_MAX];    /* --junit FILE */
     char qmp_log[OPTS_PATH_MAX];  /* --qmp-log FILE */

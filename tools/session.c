@@ -99,8 +99,8 @@ bool session_setup(struct session *s, struct vqh_opts *o, const char *guest_conf
         vqh_err_set(err, "cannot write %s: %s", s->config_path, strerror(errno));
         return false;
     }
-    fprintf(f, "# written by vqhammer %s\nseed=0x%llx\nmode=%s\nmin_disks=%d\n%s\n", o->command,
-            (unsigned long long)o->seed, o->mode, s->ndisks, guest_config);
+    fprintf(f, "# written by vqhammer %s\nseed=0x%llx\nmode=%s\nmin_disks=%d\n%s\n%s", o->command,
+            (unsigned long long)o->seed, o->mode, s->ndisks, guest_config, o->final_state ? "final_state=on\n" : "");
     for (const char *p = o->guest_config; *p; p++)
         fputc(*p == ';' ? '\n' : *p, f);
     fputc('\n', f);
@@ -310,6 +310,9 @@ int session_end(struct session *s)
         s->result.rundir[0] = 0;
     if (!s->o->quiet || s->result.verdict != VERDICT_PASS)
         report_table_print(stdout, &s->result);
+    if (s->o->final_state && s->result.rundir[0])
+        printf("offline check: vqhammer verify-image %s --state %s/serial-merged.log\n", s->disk_paths[0],
+               s->result.rundir);
     chan_free(s->chan);
     rundir_free(s->rd);
     int rc = s->result.verdict == VERDICT_PASS ? 0 : s->result.verdict == VERDICT_FAIL ? 1 : 2;

@@ -5,6 +5,9 @@ BUILD   := build
 V       ?= 0
 Q       := $(if $(filter 1,$(V)),,@)
 BUILD_ID := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+# Objects that embed the build id are rebuilt when it changes (a stamp file that changes with it).
+BUILD_ID_FILE := $(BUILD)/build-id.txt
+$(shell mkdir -p $(BUILD) && (echo '$(BUILD_ID)' | cmp -s - $(BUILD_ID_FILE) || echo '$(BUILD_ID)' > $(BUILD_ID_FILE)))
 
 # ---- guest kernel (freestanding) -------------------------------------------------------------
 KCC      := gcc
@@ -51,6 +54,7 @@ INTEG_TESTS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(wildcard test
 INTEG_HELPERS := $(filter-out tests/integration/test_%.c,$(wildcard tests/integration/*.c))
 
 .PHONY: all clean deps test test-unit test-integration run bench
+$(BUILD)/guest/kernel/hello.o $(BUILD)/host/tools/report.o $(BUILD)/rel/tools/report.o: $(BUILD_ID_FILE)
 all: $(BUILD)/kernel.elf $(BUILD)/esp.img $(BUILD)/vqhammer $(UNIT_TESTS) $(INTEG_TESTS)
 
 deps:
@@ -97,8 +101,16 @@ $(BUILD)/host/libpure.a: $(PURE_OBJ)
 $(BUILD)/host/libtools.a: $(TOOLS_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^ $(if $(TOOLS_OBJ),,$(BUILD)/host/kernel/msg.o)
 
-$(BUILD)/vqhammer: $(BUILD)/host/tools/main.o $(BUILD)/host/libtools.a $(BUILD)/host/libpure.a
-	$(Q)$(HCC) $(HSAN) -o $@ $^ $(HOST_LIBS)
+# The tool itself is built apart, optimized and without sanitizers; the tests link the
+# sanitized objects above.
+REL_OBJ := $(patsubst %.c,$(BUILD)/rel/%.o,tools/main.c $(TOOLS_C) $(PURE_C))
+
+$(BUILD)/rel/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(Q)$(HCC) $(HCFLAGS) -O2 -MMD -MP -c $< -o $@
+
+$(BUILD)/vqhammer: $(REL_OBJ)
+	$(Q)$(HCC) -o $@ $^ $(HOST_LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/host/libtools.a $(BUILD)/host/libpure.a
 	@mkdir -p $(dir $@)

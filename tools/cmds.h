@@ -4,6 +4,7 @@
 
 int cmd_run(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 int verify_image_main(int argc, char **argv);
 
 #endif

@@ -96,8 +96,12 @@ bool qemu_cmd_build(struct qemu_cmd *c, const struct vqh_opts *o, const struct q
     for (int i = 0; i < in->ndisks; i++) {
         qemu_cmd_disk_serial(i, serial, sizeof(serial));
         qemu_arg(c, "-drive");
-        qemu_arg(c, "if=none,id=vqhdrive%d,format=raw,cache=%s,aio=%s,file=%s", i, o->cache, o->aio,
-                 qemu_escape(in->disks[i], e1, sizeof(e1)));
+        if (!strcmp(o->backend, "null-co")) /* bench only: same cache/aio flags, no image file */
+            qemu_arg(c, "if=none,id=vqhdrive%d,driver=null-co,size=%llu,read-zeroes=on,cache=%s,aio=%s", i,
+                     (unsigned long long)o->disk_size, o->cache, o->aio);
+        else
+            qemu_arg(c, "if=none,id=vqhdrive%d,format=raw,cache=%s,aio=%s,file=%s", i, o->cache, o->aio,
+                     qemu_escape(in->disks[i], e1, sizeof(e1)));
         qemu_arg(c, "-device");
         char iothread[32] = "";
         if (o->iothreads)

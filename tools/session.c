@@ -161,7 +161,9 @@ bool session_wait_hello(struct session *s, struct vqh_err *err)
         }
     }
     if (!s->chan->hello) {
-        vqh_err_set(err, "the guest ended before hello: %s", json_dumps(s->chan->verdict ? s->chan->verdict : s->chan->panic, JSON_COMPACT));
+        char *last = json_dumps(s->chan->verdict ? s->chan->verdict : s->chan->panic, JSON_COMPACT);
+        vqh_err_set(err, "the guest ended before hello: %s", last ? last : "?");
+        free(last);
         return false;
     }
     json_t *h = s->chan->hello, *d;

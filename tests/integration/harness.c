@@ -224,6 +224,9 @@ int harness_tool(const char *const args[], const char *out_path, int timeout_ms)
         argv[n++] = args[i];
     argv[n] = NULL;
     struct vqh_err err;
+    /* The tool's run directory, and so every QEMU's sockets, under our scratch directory: that
+     * is how harness_no_qemu_left() tells our QEMUs from anyone else's. */
+    setenv("TMPDIR", harness_dir(), 1);
     struct proc *p = proc_spawn(argv, "vqhammer", out_path, out_path, &err);
     if (!p)
         return -1;
@@ -239,6 +242,9 @@ int harness_tool(const char *const args[], const char *out_path, int timeout_ms)
 
 bool harness_no_qemu_left(void)
 {
-    /* QEMUs of the tool are named vqh-vmN; ours run from this scratch directory's files. */
-    return system("pgrep -f 'qemu-system-x86_6[4] -name vqh-' >/dev/null") != 0; /* [4]: not matching the shell running pgrep */
+    /* Our QEMUs have sockets under our scratch directory; "[4]" keeps the pattern from matching
+     * the shell that runs pgrep. */
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "pgrep -f 'qemu-system-x86_6[4] .*%s' >/dev/null", harness_dir());
+    return system(cmd) != 0;
 }

@@ -197,7 +197,13 @@ static bool loop_hop(struct session *s, int index, uint64_t *rng)
         uint64_t seq_done = s->chan->last_seq;
         if (!health_vm_state(s, src, "postmigrate", 5000, &err) ||
             !health_vm_state(s, dst, "running", 10000, &err)) {
-            session_fail(s, VERDICT_FAIL, "hop %d: %s", index, err.msg);
+            /* A QMP that stops answering is a hang: take the backtraces before anything else. */
+            bool hang = strstr(err.msg, "timed out") != NULL;
+            session_fail(s, VERDICT_FAIL, "hop %d: %s%s", index, hang ? "hang: " : "", err.msg);
+            if (hang) {
+                session_evidence_vm(s, src, "hang after migration");
+                session_evidence_vm(s, dst, "hang after migration");
+            }
             ok = false;
         }
         chan_handoff(s->chan, src, dst);

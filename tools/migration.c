@@ -144,7 +144,10 @@ static enum migration_outcome migration_watch(struct session *s, struct vm *dst,
 enum migration_outcome migration_run(struct session *s, struct vm *dst, struct hop_record *h, uint64_t *rng)
 {
     struct vqh_err err;
-    if (h->kind == HOP_MIGRATE)
+    const struct vqh_opts *o = s->o;
+    bool inject_here = o->inject[0] && strcmp(o->inject, "none") && o->inject_hop == h->index;
+    /* An injected fault must land mid-migration too. */
+    if (h->kind == HOP_MIGRATE && !inject_here)
         return migration_watch(s, dst, h, rng);
     uint64_t saved = mig_get_bandwidth(s, s->vm, &err);
     if (!saved || !mig_set_bandwidth(s, s->vm, BREAK_OFF_BANDWIDTH, &err)) {

@@ -1,5 +1,6 @@
 /* chan.c: guest messages from all QEMUs, merged in sequence order. */
 #include "chan.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -7,13 +8,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static int64_t chan_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct chan *chan_new(const char *merged_path, bool verbose, struct vqh_err *err)
 {
@@ -30,7 +24,7 @@ struct chan *chan_new(const char *merged_path, bool verbose, struct vqh_err *err
         return NULL;
     }
     c->verbose = verbose;
-    c->last_msg_ms = chan_now_ms();
+    c->last_msg_ms = clock_now_ms();
     return c;
 }
 
@@ -119,7 +113,7 @@ static void chan_line(void *arg, const struct guestlog_line *line)
     struct vqh_err err;
     switch (guestlog_parse_line(line, x->v->label, &m, &err)) {
     case GUESTLOG_MSG:
-        x->c->last_msg_ms = chan_now_ms();
+        x->c->last_msg_ms = clock_now_ms();
         guestlog_merge_add(x->c->merge, m);
         break;
     case GUESTLOG_BAD:
@@ -210,7 +204,7 @@ bool chan_command(struct chan *c, struct vm *v, const char *line, const char *cm
     struct vqh_err why;
     if (!vm_send(v, line, err))
         return false;
-    int64_t deadline = chan_now_ms() + timeout_ms;
+    int64_t deadline = clock_now_ms() + timeout_ms;
     for (;;) {
         chan_pump(c, 50);
         if (c->reply && c->reply_seq > after) {
@@ -229,7 +223,7 @@ bool chan_command(struct chan *c, struct vm *v, const char *line, const char *cm
             vqh_err_set(err, "waiting for the guest's reply to '%s': %s", cmd, why.msg);
             return false;
         }
-        if (chan_now_ms() > deadline) {
+        if (clock_now_ms() > deadline) {
             vqh_err_set(err, "the guest did not answer '%s' within %d ms (on %s)", cmd, timeout_ms, v->label);
             return false;
         }
@@ -271,7 +265,7 @@ uint64_t chan_inflight(const json_t *progress)
 bool chan_wait_progress(struct chan *c, struct vm *v, uint64_t seq, const json_t *before, int timeout_ms,
                         struct vqh_err *err)
 {
-    int64_t deadline = chan_now_ms() + timeout_ms;
+    int64_t deadline = clock_now_ms() + timeout_ms;
     struct vqh_err why;
     for (;;) {
         chan_pump(c, 50);
@@ -293,7 +287,7 @@ bool chan_wait_progress(struct chan *c, struct vm *v, uint64_t seq, const json_t
             vqh_err_set(err, "waiting for the guest's heartbeat: %s", why.msg);
             return false;
         }
-        if (chan_now_ms() > deadline) {
+        if (clock_now_ms() > deadline) {
             vqh_err_set(err, "no progress on every queue within %d ms on %s (the guest is silent or a queue is stuck)",
                         timeout_ms, v->label);
             return false;

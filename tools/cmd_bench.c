@@ -187,7 +187,7 @@ static void bench_watch(struct session *s, struct bench_boot *b, int64_t t0)
     b->first_s = -1;
     for (;;) {
         chan_pump(s->chan, 100);
-        int64_t now = session_now_ms();
+        int64_t now = clock_now_ms();
         if (!bench_healthy(s, now))
             break;
         if (b->first_s < 0 && !b->reads_only && bench_saw_first_verified(merged)) {
@@ -255,7 +255,7 @@ static int bench_boot_run(struct vqh_opts *base, struct bench_boot *b, char *acc
         if (!accel_why[0]) /* probe KVM at most once */
             snprintf(accel_why, why_cap, "%s", s.accel_why);
         base->accel = strcmp(s.accel, "kvm") ? ACCEL_TCG : ACCEL_KVM;
-        int64_t t0 = session_now_ms();
+        int64_t t0 = clock_now_ms();
         s.vm = session_start_vm(&s, false, &err);
         if (!s.vm) {
             session_fail(&s, VERDICT_ERROR, "%s", err.msg);
@@ -264,7 +264,7 @@ static int bench_boot_run(struct vqh_opts *base, struct bench_boot *b, char *acc
             if (vm_alive(s.vm))
                 session_evidence_vm(&s, s.vm, "no hello");
         } else {
-            b->hello_s = (double)(session_now_ms() - t0) / 1000.0;
+            b->hello_s = (double)(clock_now_ms() - t0) / 1000.0;
             bench_watch(&s, b, t0);
         }
         if (!s.failed && !bench_hwm_kib(s.vm->proc->pid, &b->hwm_kib, &err))

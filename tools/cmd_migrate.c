@@ -4,6 +4,7 @@
  * hop that no data was lost and the device is healthy.
  */
 #include "cmds.h"
+#include "prng.h"
 #include "health.h"
 #include "inject.h"
 #include "migration.h"
@@ -16,14 +17,6 @@
 
 #define QUIESCE_TIMEOUT_MS 60000
 #define FINISH_TIMEOUT_MS 600000
-
-static uint64_t loop_rand(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
 
 /* Any guest error report fails the run at once, naming the first one. */
 static bool loop_guest_clean(struct session *s)
@@ -40,8 +33,8 @@ static bool loop_guest_clean(struct session *s)
 /* Keep reading the guest for ms, failing on silence, errors or a dead QEMU. */
 static bool loop_idle(struct session *s, int ms)
 {
-    int64_t end = session_now_ms() + ms;
-    while (session_now_ms() < end) {
+    int64_t end = clock_now_ms() + ms;
+    while (clock_now_ms() < end) {
         chan_pump(s->chan, 50);
         if (!loop_guest_clean(s))
             return false;
@@ -50,7 +43,7 @@ static bool loop_idle(struct session *s, int ms)
             session_evidence_vm(s, s->vm, "crash");
             return false;
         }
-        if (session_now_ms() - s->chan->last_msg_ms > s->o->guest_timeout_ms) {
+        if (clock_now_ms() - s->chan->last_msg_ms > s->o->guest_timeout_ms) {
             session_fail(s, VERDICT_FAIL, "the guest on %s has been silent for %d ms (hang)", s->vm->label,
                          s->o->guest_timeout_ms);
             session_evidence_vm(s, s->vm, "hang: silent guest");
@@ -177,9 +170,9 @@ static bool loop_hop(struct session *s, int index, uint64_t *rng)
     h->kind = o->cancel_every && index % o->cancel_every == 0     ? HOP_CANCEL
               : o->kill_dst_every && index % o->kill_dst_every == 0 ? HOP_KILL_DST
                                                                     : HOP_MIGRATE;
-    h->start_s = (double)(session_now_ms() - s->start_ms) / 1000.0;
+    h->start_s = (double)(clock_now_ms() - s->start_ms) / 1000.0;
     /* A seeded random moment, while the load runs on every queue. */
-    int gap = o->min_gap_ms + (int)(loop_rand(rng) % (uint64_t)(o->max_gap_ms - o->min_gap_ms + 1));
+    int gap = o->min_gap_ms + (int)(prng_splitmix64(rng) % (uint64_t)(o->max_gap_ms - o->min_gap_ms + 1));
     if (!loop_idle(s, gap))
         return false;
     json_t *ops_before = chan_queue_ops(s->chan->progress);
@@ -252,10 +245,10 @@ static void loop_finish(struct session *s)
         session_fail(s, VERDICT_FAIL, "%s", err.msg);
         return;
     }
-    int64_t deadline = session_now_ms() + FINISH_TIMEOUT_MS;
+    int64_t deadline = clock_now_ms() + FINISH_TIMEOUT_MS;
     while (vm_alive(s->vm)) {
         chan_pump(s->chan, 100);
-        if (session_now_ms() - s->chan->last_msg_ms > s->o->guest_timeout_ms || session_now_ms() > deadline) {
+        if (clock_now_ms() - s->chan->last_msg_ms > s->o->guest_timeout_ms || clock_now_ms() > deadline) {
             session_fail(s, VERDICT_FAIL, "the guest's final verification on %s went silent or took too long", s->vm->label);
             session_evidence_vm(s, s->vm, "hang at finish");
             return;
@@ -286,14 +279,9 @@ int cmd_migrate(int argc, char **argv)
     struct session s;
     struct vqh_err err;
     char guest_cfg[128];
-    opts_defaults(&o, "migrate");
-    int rc = opts_parse(&o, argc, argv, &err);
-    if (rc == 1)
-        return 0;
-    if (rc < 0 || !opts_validate(&o, &err)) {
-        fprintf(stderr, "vqhammer migrate: %s\n", err.msg);
-        return 2;
-    }
+    int rc = session_parse(&o, "migrate", argc, argv);
+    if (rc >= 0)
+        return rc;
     snprintf(guest_cfg, sizeof(guest_cfg), "duration=0\nreport_ms=500\nwatchdog_ms=%d", o.guest_timeout_ms);
     if (!session_setup(&s, &o, guest_cfg, &err)) {
         session_fail(&s, VERDICT_ERROR, "%s", err.msg);
@@ -313,8 +301,8 @@ int cmd_migrate(int argc, char **argv)
         return session_end(&s);
     }
     uint64_t rng = o.seed;
-    int64_t end = o.duration_s ? session_now_ms() + (int64_t)o.duration_s * 1000 : 0;
-    for (int i = 1; end ? session_now_ms() < end : i <= o.migrations; i++)
+    int64_t end = o.duration_s ? clock_now_ms() + (int64_t)o.duration_s * 1000 : 0;
+    for (int i = 1; end ? clock_now_ms() < end : i <= o.migrations; i++)
         if (!loop_hop(&s, i, &rng))
             break;
     if (!s.failed)

@@ -10,11 +10,11 @@
 /* The guest ends itself: verdict line, then isa-debug-exit. Watch it, and its heartbeat. */
 static void run_watch(struct session *s)
 {
-    int64_t limit = session_now_ms() + (int64_t)s->o->run_seconds * 1000 + 10LL * s->o->guest_timeout_ms;
+    int64_t limit = clock_now_ms() + (int64_t)s->o->run_seconds * 1000 + 10LL * s->o->guest_timeout_ms;
     int64_t next_status = 0;
     while (vm_alive(s->vm)) {
         chan_pump(s->chan, 200);
-        int64_t now = session_now_ms();
+        int64_t now = clock_now_ms();
         if (now - s->chan->last_msg_ms > s->o->guest_timeout_ms) {
             session_fail(s, VERDICT_FAIL, "the guest has been silent for %d ms (hang)", s->o->guest_timeout_ms);
             session_evidence_vm(s, s->vm, "hang: silent guest");
@@ -68,14 +68,9 @@ int cmd_run(int argc, char **argv)
     struct session s;
     struct vqh_err err;
     char guest_cfg[128];
-    opts_defaults(&o, "run");
-    int rc = opts_parse(&o, argc, argv, &err);
-    if (rc == 1)
-        return 0;
-    if (rc < 0 || !opts_validate(&o, &err)) {
-        fprintf(stderr, "vqhammer run: %s\n", err.msg);
-        return 2;
-    }
+    int rc = session_parse(&o, "run", argc, argv);
+    if (rc >= 0)
+        return rc;
     snprintf(guest_cfg, sizeof(guest_cfg), "duration=%d\nreport_ms=1000\nwatchdog_ms=%d", o.run_seconds,
              o.guest_timeout_ms);
     if (!session_setup(&s, &o, guest_cfg, &err)) {

@@ -9,7 +9,7 @@
 
 bool health_vm_state(struct session *s, struct vm *v, const char *want, int timeout_ms, struct vqh_err *err)
 {
-    int64_t deadline = session_now_ms() + timeout_ms;
+    int64_t deadline = clock_now_ms() + timeout_ms;
     char last[32] = "?";
     for (;;) {
         json_t *r = qmp_cmd(v->qmp, "query-status", NULL, s->o->qmp_timeout_ms, err);
@@ -19,7 +19,7 @@ bool health_vm_state(struct session *s, struct vm *v, const char *want, int time
         json_decref(r);
         if (!strcmp(last, want))
             return true;
-        if (session_now_ms() > deadline) {
+        if (clock_now_ms() > deadline) {
             vqh_err_set(err, "QEMU %s is in state '%s', not '%s', %d ms after the migration", v->label, last,
                         want, timeout_ms);
             return false;

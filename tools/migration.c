@@ -1,5 +1,6 @@
 /* migration.c: QMP migrate / migrate-incoming / query-migrate, with the loop that watches them. */
 #include "migration.h"
+#include "prng.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -9,15 +10,6 @@
 
 #define POLL_MS 50
 #define MIG_CONVERGE_PASSES 5 /* RAM passes after which a timed-out migration counts as not converging */
-
-static uint64_t mig_rand(uint64_t *state)
-{
-    /* splitmix64: the hop's random choices (moment of cancel or kill) follow the run's seed */
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
 
 static bool mig_caps(struct vm *v, const struct vqh_opts *o, struct vqh_err *err)
 {
@@ -177,14 +169,14 @@ static enum migration_outcome migration_watch(struct session *s, struct vm *dst,
         return mig_broken(s, dst, "migrate", err.msg);
     json_decref(r);
 
-    int64_t t0 = session_now_ms(), last_query = 0;
+    int64_t t0 = clock_now_ms(), last_query = 0;
     /* The moment to break off a cancel or kill hop: early enough to hit the active phase. */
-    int64_t break_at = t0 + 20 + (int64_t)(mig_rand(rng) % 300);
+    int64_t break_at = t0 + 20 + (int64_t)(prng_splitmix64(rng) % 300);
     bool broke_off = false, postcopy_started = false, injected = false;
     bool inject_here = o->inject[0] && strcmp(o->inject, "none") && o->inject_hop == h->index;
     for (;;) {
         chan_pump(s->chan, POLL_MS);
-        int64_t now = session_now_ms();
+        int64_t now = clock_now_ms();
         if (now - last_query < 100)
             continue;
         last_query = now;

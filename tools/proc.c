@@ -3,6 +3,7 @@
  * tool exits, is interrupted or crashes.
  */
 #include "proc.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -354,17 +355,9 @@ static bool proc_try_reap(struct proc *p)
     return false;
 }
 
-static int64_t proc_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 bool proc_wait(struct proc *p, int timeout_ms)
 {
-    int64_t deadline = proc_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    int64_t deadline = clock_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     int pidfd;
 
     if (proc_try_reap(p))
@@ -372,7 +365,7 @@ bool proc_wait(struct proc *p, int timeout_ms)
     /* A pidfd becomes readable the moment the child ends; without one, poll in short naps. */
     pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
     for (;;) {
-        int64_t left = deadline - proc_now_ms();
+        int64_t left = deadline - clock_now_ms();
         int slice = left > 100 ? 100 : (int)left;
 
         if (proc_try_reap(p))

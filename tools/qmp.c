@@ -3,6 +3,7 @@
  * events queued.
  */
 #include "qmp.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,19 +43,11 @@ struct qmp_wait {
     int timeout_ms;    /* as the caller gave it, for "timed out after N ms" */
 };
 
-static int64_t qmp_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static struct qmp_wait qmp_wait_for(const char *what, int timeout_ms)
 {
     struct qmp_wait w = {what, 0, timeout_ms > 0 ? timeout_ms : 0};
 
-    w.deadline = qmp_now_ms() + w.timeout_ms;
+    w.deadline = clock_now_ms() + w.timeout_ms;
     return w;
 }
 
@@ -264,7 +257,7 @@ static json_t *qmp_read_msg(struct qmp *q, const struct qmp_wait *w, struct vqh_
             qmp_fail_dead(q, w, &why, err);
             return NULL;
         }
-        left = w->deadline - qmp_now_ms();
+        left = w->deadline - clock_now_ms();
         r = poll(&pfd, 1, left <= 0 ? 0 : left < QMP_SLICE_MS ? (int)left : QMP_SLICE_MS);
         if (r > 0) {
             if (!qmp_fill(q, w, err))
@@ -315,7 +308,7 @@ static bool qmp_send(struct qmp *q, const struct qmp_wait *w, const char *text, 
             len -= (size_t)n;
         } else if (errno == EAGAIN || errno == EINTR) {
             struct pollfd pfd = {.fd = q->fd, .events = POLLOUT};
-            int64_t left = w->deadline - qmp_now_ms();
+            int64_t left = w->deadline - clock_now_ms();
 
             if (!qmp_check_alive(q, w, err))
                 return false;
@@ -521,7 +514,7 @@ static int qmp_connect(struct qmp *q, const char *path, const struct qmp_wait *w
         }
         if (!qmp_check_alive(q, w, err))
             return -1;
-        if (qmp_now_ms() >= w->deadline) {
+        if (clock_now_ms() >= w->deadline) {
             snprintf(reason, sizeof(reason), "no QMP server at %.300s after %d ms: %s", path,
                      w->timeout_ms, strerror(e));
             qmp_fail(q, w, err, reason);

@@ -12,11 +12,18 @@
 #include <time.h>
 #include <unistd.h>
 
-int64_t session_now_ms(void)
+int session_parse(struct vqh_opts *o, const char *command, int argc, char **argv)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    struct vqh_err err;
+    opts_defaults(o, command);
+    int rc = opts_parse(o, argc, argv, &err);
+    if (rc == 1)
+        return 0;
+    if (rc < 0 || !opts_validate(o, &err)) {
+        fprintf(stderr, "vqhammer %s: %s\n", command, err.msg);
+        return 2;
+    }
+    return -1;
 }
 
 void session_fail(struct session *s, enum verdict v, const char *fmt, ...)
@@ -80,7 +87,7 @@ bool session_setup(struct session *s, struct vqh_opts *o, const char *guest_conf
 {
     memset(s, 0, sizeof(*s));
     s->o = o;
-    s->start_ms = session_now_ms();
+    s->start_ms = clock_now_ms();
     status_init(&s->status, stderr, o->quiet);
     s->rd = rundir_create(o->workdir[0] ? o->workdir : NULL, err);
     if (!s->rd)
@@ -144,7 +151,7 @@ struct vm *session_start_vm(struct session *s, bool incoming, struct vqh_err *er
 
 bool session_wait_hello(struct session *s, struct vqh_err *err)
 {
-    int64_t deadline = session_now_ms() + s->o->boot_timeout_ms;
+    int64_t deadline = clock_now_ms() + s->o->boot_timeout_ms;
     struct vqh_err why;
     while (!s->chan->hello) {
         chan_pump(s->chan, 100);
@@ -154,7 +161,7 @@ bool session_wait_hello(struct session *s, struct vqh_err *err)
             vqh_err_set(err, "the guest did not boot: %s (see %s)", why.msg, s->vm->out_path);
             return false;
         }
-        if (session_now_ms() > deadline) {
+        if (clock_now_ms() > deadline) {
             vqh_err_set(err, "no hello from the guest within %d ms of starting QEMU (see %s)",
                         s->o->boot_timeout_ms, s->vm->serial_log);
             return false;
@@ -192,7 +199,7 @@ bool session_wait_hello(struct session *s, struct vqh_err *err)
     }
     status_event(&s->status, "%s: guest up (%s boot, %d vCPUs, %d data disk%s, %lld ms after start)", s->vm->label,
                  json_string_value(json_object_get(h, "boot_path")), cpus, data, data == 1 ? "" : "s",
-                 (long long)(session_now_ms() - s->start_ms));
+                 (long long)(clock_now_ms() - s->start_ms));
     return true;
 }
 
@@ -291,7 +298,7 @@ int session_end(struct session *s)
         s->vm = NULL;
     }
     status_done(&s->status);
-    s->result.duration_s = (double)(session_now_ms() - s->start_ms) / 1000.0;
+    s->result.duration_s = (double)(clock_now_ms() - s->start_ms) / 1000.0;
     s->result.guest_errors = s->chan ? s->chan->errors : 0;
     if (s->chan && s->chan->summary)
         s->result.total_ops = (uint64_t)json_integer_value(json_object_get(s->chan->summary, "ops"));

@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 #include "chan.h"
+#include "clock.h"
 #include "hop.h"
 #include "opts.h"
 #include "report.h"
@@ -33,7 +34,9 @@ struct session {
     bool failed;                  /* result.verdict decided (FAIL or ERROR) */
 };
 
-int64_t session_now_ms(void);
+/* Defaults, flags and their checks for `vqhammer <command>`: -1 to go on, otherwise the exit status
+ * to return at once (0 after --help; 2 after a bad flag, the message printed). */
+int session_parse(struct vqh_opts *o, const char *command, int argc, char **argv);
 /* Parse-time setup: run directory, disks, guest configuration, accelerator, channel. */
 bool session_setup(struct session *s, struct vqh_opts *o, const char *guest_config, struct vqh_err *err);
 /* Start the next QEMU (vmN) and attach its serial output. */

@@ -1,5 +1,6 @@
 /* vm.c: starting, talking to and stopping one QEMU. */
 #include "vm.h"
+#include "clock.h"
 #include "qemu_cmd.h"
 
 #include <errno.h>
@@ -14,13 +15,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-static int64_t vm_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int vm_listen(const char *path, struct vqh_err *err)
 {
@@ -98,8 +92,8 @@ bool vm_alive_hook(void *arg, struct vqh_err *why)
 /* Wait for QEMU to connect to our serial listener. */
 static bool vm_accept_serial(struct vm *v, int timeout_ms, struct vqh_err *err)
 {
-    int64_t deadline = vm_now_ms() + timeout_ms;
-    while (vm_now_ms() < deadline) {
+    int64_t deadline = clock_now_ms() + timeout_ms;
+    while (clock_now_ms() < deadline) {
         struct pollfd p = { .fd = v->listen_fd, .events = POLLIN };
         if (poll(&p, 1, 100) > 0) {
             v->serial_fd = accept4(v->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -188,7 +182,7 @@ fail:
 bool vm_send(struct vm *v, const char *line, struct vqh_err *err)
 {
     size_t len = strlen(line), off = 0;
-    int64_t deadline = vm_now_ms() + 5000;
+    int64_t deadline = clock_now_ms() + 5000;
     while (off < len) {
         ssize_t n = send(v->serial_fd, line + off, len - off, MSG_NOSIGNAL);
         if (n > 0) {
@@ -199,7 +193,7 @@ bool vm_send(struct vm *v, const char *line, struct vqh_err *err)
             vqh_err_set(err, "writing to the guest through %s: %s", v->label, strerror(errno));
             return false;
         }
-        if (vm_now_ms() > deadline) {
+        if (clock_now_ms() > deadline) {
             vqh_err_set(err, "the guest's serial input through %s stayed full for 5 s", v->label);
             return false;
         }

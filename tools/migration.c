@@ -137,8 +137,8 @@ enum migration_outcome migration_run(struct session *s, struct vm *dst, struct h
 {
     struct vqh_err err;
     const struct vqh_opts *o = s->o;
-    bool inject_here = o->inject[0] && strcmp(o->inject, "none") && o->inject_hop == h->index;
-    /* An injected fault must land mid-migration too. */
+    bool inject_here = o->inject_hop == h->index && (!strcmp(o->inject, "abort-src") || !strcmp(o->inject, "stop-dst"));
+    /* A fault injected into the migration must land mid-way too. */
     if (h->kind == HOP_MIGRATE && !inject_here)
         return migration_watch(s, dst, h, rng);
     uint64_t saved = mig_get_bandwidth(s, s->vm, &err);

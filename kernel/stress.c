@@ -361,7 +361,7 @@ static void stress_cmd_state(void)
             report_send(&m);
         }
     }
-    stress_reply_begin(&m, "state_end", true);
+    stress_reply_begin(&m, WIRE_REPLY_STATE_END, true);
     msg_u64(&m, "runs", runs);
     report_send(&m);
 }

@@ -287,7 +287,7 @@ static bool vi_take_line(struct vi_load *l, char *text, size_t len, unsigned lon
         bool reply = !strcmp(m->type, WIRE_MSG_REPLY) && cmd;
         if (reply && !strcmp(cmd, WIRE_CMD_STATE))
             ok = vi_take_state(l, m->obj, line, err);
-        else if (reply && !strcmp(cmd, "state_end"))
+        else if (reply && !strcmp(cmd, WIRE_REPLY_STATE_END))
             ok = vi_take_state_end(l, m->obj, line, err);
     }
     guestlog_msg_free(m);

@@ -1,0 +1,137 @@
+/* test_opts.c: flags of `vqhammer run` and `migrate` (tools/opts.c): defaults, values, and bad
+ * input named with its fix. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+#include "opts.h"
+
+static int parse(struct vqh_opts *o, const char *cmd, const char *const *args, struct vqh_err *err)
+{
+    char *argv[32];
+    int argc = 0;
+    argv[argc++] = (char *)cmd;
+    for (int i = 0; args[i]; i++)
+        argv[argc++] = (char *)args[i];
+    argv[argc] = NULL;
+    opts_defaults(o, cmd);
+    return opts_parse(o, argc, argv, err);
+}
+
+static void test_defaults_are_the_main_job(void **state)
+{
+    (void)state;
+    struct vqh_opts o;
+    opts_defaults(&o, "migrate");
+    assert_int_equal(o.boot, BOOT_UEFI);
+    assert_int_equal(o.smp, 4);
+    assert_int_equal(o.queues, 8);
+    assert_int_equal(o.iothreads, 1);
+    assert_int_equal(o.migrations, 10);
+    assert_string_equal(o.machine, "pc-q35-7.2");
+}
+
+static void test_values_are_taken(void **state)
+{
+    (void)state;
+    struct vqh_opts o;
+    struct vqh_err err;
+    const char *a[] = { "--boot", "pvh", "--smp", "2", "--disk-size", "64M", "--multifd=4", "--postcopy",
+                        "--gap", "10:20", "--disk", "a.img", "--disk", "b.img", "--seed", "0x10", NULL };
+    assert_int_equal(parse(&o, "migrate", a, &err), 0);
+    assert_int_equal(o.boot, BOOT_PVH);
+    assert_int_equal(o.smp, 2);
+    assert_true(o.disk_size == 64ull << 20);
+    assert_int_equal(o.multifd, 4);
+    assert_true(o.postcopy);
+    assert_int_equal(o.min_gap_ms, 10);
+    assert_int_equal(o.max_gap_ms, 20);
+    assert_int_equal(o.ndisks, 2);
+    assert_string_equal(o.disk[1], "b.img");
+    assert_true(o.seed == 16);
+    const char *b[] = { "--multifd", NULL };
+    assert_int_equal(parse(&o, "migrate", b, &err), 0);
+    assert_int_equal(o.multifd, 2);
+}
+
+static void expect_bad(const char *const *args, const char *needle)
+{
+    struct vqh_opts o;
+    struct vqh_err err = { "" };
+    assert_int_equal(parse(&o, "migrate", args, &err), -1);
+    if (!strstr(err.msg, needle))
+        fprintf(stderr, "got: %s\n", err.msg);
+    assert_non_null(strstr(err.msg, needle));
+}
+
+static void test_bad_flags_are_named(void **state)
+{
+    (void)state;
+    expect_bad((const char *[]){ "--smp", "0", NULL }, "--smp: bad value '0': expected a whole number 1..64");
+    expect_bad((const char *[]){ "--queue-size", "100", NULL }, "not a power of two");
+    expect_bad((const char *[]){ "--disk-size", "12Q", NULL }, "--disk-size: bad size '12Q'");
+    expect_bad((const char *[]){ "--cache", "fast", NULL }, "expected one of none, writeback");
+    expect_bad((const char *[]){ "--gap", "5:1", NULL }, "MIN_MS:MAX_MS");
+    expect_bad((const char *[]){ "--bogus", NULL }, "unknown option '--bogus'");
+    expect_bad((const char *[]){ "--smp", NULL }, "needs a value");
+    expect_bad((const char *[]){ "stray", NULL }, "unexpected argument 'stray'");
+    expect_bad((const char *[]){ "--seed", "-1", NULL }, "--seed: bad value '-1'");
+}
+
+static void test_validate_catches_combinations(void **state)
+{
+    (void)state;
+    struct vqh_opts o;
+    struct vqh_err err;
+    const char *a[] = { "--boot", "pvh", "--kernel", "/nonexistent/kernel.elf", NULL };
+    assert_int_equal(parse(&o, "migrate", a, &err), 0);
+    assert_false(opts_validate(&o, &err));
+    assert_non_null(strstr(err.msg, "--kernel"));
+    const char *b[] = { "--boot", "pvh", "--kernel", "/etc/hostname", "--postcopy", "--multifd", NULL };
+    assert_int_equal(parse(&o, "migrate", b, &err), 0);
+    assert_false(opts_validate(&o, &err));
+    assert_non_null(strstr(err.msg, "cannot be combined"));
+}
+
+static void test_reproducer_repeats_the_run(void **state)
+{
+    (void)state;
+    struct vqh_opts o, again;
+    struct vqh_err err;
+    char line[2048], *argv[64], *save;
+    const char *a[] = { "--boot", "pvh", "--kernel", "/etc/hostname", "--seed", "99", "--cancel-every", "3",
+                        "--guest-config", "rate=5;mode=poll", NULL };
+    assert_int_equal(parse(&o, "migrate", a, &err), 0);
+    assert_true(opts_validate(&o, &err));
+    opts_reproducer(&o, line, sizeof(line));
+    assert_non_null(strstr(line, "--seed 0x63"));
+    assert_non_null(strstr(line, "--cancel-every 3"));
+    /* parse it back (no quoting is needed for these values) */
+    int argc = 0;
+    for (char *t = strtok_r(line, " '", &save); t && argc < 63; t = strtok_r(NULL, " '", &save))
+        argv[argc++] = t;
+    argv[argc] = NULL;
+    assert_string_equal(argv[0], "vqhammer");
+    opts_defaults(&again, "migrate");
+    assert_int_equal(opts_parse(&again, argc - 1, argv + 1, &err), 0);
+    assert_true(again.seed == 99);
+    assert_int_equal(again.cancel_every, 3);
+    assert_int_equal(again.boot, BOOT_PVH);
+    assert_string_equal(again.guest_config, "rate=5;mode=poll");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults_are_the_main_job),
+        cmocka_unit_test(test_values_are_taken),
+        cmocka_unit_test(test_bad_flags_are_named),
+        cmocka_unit_test(test_validate_catches_combinations),
+        cmocka_unit_test(test_reproducer_repeats_the_run),
+    };
+    return cmocka_run_group_tests_name("opts", tests, NULL, NULL);
+}

@@ -8,6 +8,7 @@
 #include "health.h"
 #include "inject.h"
 #include "migration.h"
+#include "ramcheck.h"
 #include "session.h"
 
 #include <stdio.h>
@@ -188,6 +189,14 @@ static bool loop_hop(struct session *s, int index, uint64_t *rng)
     bool ok = out != MIG_FAILED;
     if (out == MIG_COMPLETED) {
         uint64_t seq_done = s->chan->last_seq;
+        if (ok && s->o->check_ram) {
+            /* The destination was started with -S: it has not run yet. */
+            if (!health_vm_state(s, dst, "paused", 10000, &err) || !ramcheck_compare(s, src, dst, index, &err)) {
+                session_fail(s, VERDICT_FAIL, "hop %d: %s", index, err.msg);
+                ok = false;
+            }
+            json_decref(qmp_cmd(dst->qmp, "cont", NULL, s->o->qmp_timeout_ms, &err));
+        }
         if (!health_vm_state(s, src, "postmigrate", 5000, &err) ||
             !health_vm_state(s, dst, "running", 10000, &err)) {
             /* A QMP that stops answering is a hang: take the backtraces before anything else. */

@@ -17,7 +17,7 @@ enum {
     O_RUN_SECONDS, O_TRANSPORT, O_MULTIFD, O_POSTCOPY, O_XBZRLE, O_AUTO_CONVERGE,
     O_DOWNTIME_LIMIT, O_BANDWIDTH, O_CANCEL_EVERY, O_KILL_DST_EVERY, O_VERIFY, O_VERIFY_SAMPLE,
     O_GAP, O_BOOT_TIMEOUT, O_MIGRATE_TIMEOUT, O_GUEST_TIMEOUT, O_KEEP, O_JSON, O_JUNIT,
-    O_QMP_LOG, O_WORKDIR, O_QUIET, O_VERBOSE, O_INJECT, O_INJECT_HOP, O_HELP, O_DISK_OVERWRITE, O_FINAL_STATE,
+    O_QMP_LOG, O_WORKDIR, O_QUIET, O_VERBOSE, O_INJECT, O_INJECT_HOP, O_HELP, O_DISK_OVERWRITE, O_FINAL_STATE, O_CHECK_RAM,
 };
 
 static const struct option long_opts[] = {
@@ -64,6 +64,7 @@ static const struct option long_opts[] = {
     { "guest-timeout", required_argument, 0, O_GUEST_TIMEOUT },
     { "keep", no_argument, 0, O_KEEP },
     { "final-state", no_argument, 0, O_FINAL_STATE },
+    { "check-ram", no_argument, 0, O_CHECK_RAM },
     { "json", required_argument, 0, O_JSON },
     { "junit", required_argument, 0, O_JUNIT },
     { "qmp-log", required_argument, 0, O_QMP_LOG },
@@ -193,7 +194,7 @@ static const char *const aio_words[] = { "threads", "native", "io_uring", NULL }
 static const char *const cache_words[] = { "none", "writeback", "writethrough", "directsync", "unsafe", NULL };
 static const char *const mode_words[] = { "irq", "poll", NULL };
 static const char *const verify_words[] = { "full", "sample", "none", NULL };
-static const char *const inject_words[] = { "abort-src", "stop-dst", "overwrite-block", "none", NULL };
+static const char *const inject_words[] = { "abort-src", "stop-dst", "overwrite-block", "ram-diff", "none", NULL };
 
 static bool opts_one(struct vqh_opts *o, int c, const char *arg, struct vqh_err *err)
 {
@@ -294,6 +295,7 @@ static bool opts_one(struct vqh_opts *o, int c, const char *arg, struct vqh_err 
     case O_GUEST_TIMEOUT: return opts_int("--guest-timeout", arg, 1000, 3600000, &o->guest_timeout_ms, err);
     case O_KEEP: o->keep = true; return true;
     case O_FINAL_STATE: o->final_state = true; o->keep = true; return true;
+    case O_CHECK_RAM: o->check_ram = true; return true;
     case O_JSON: return opts_path("--json", arg, o->json, sizeof(o->json), err);
     case O_JUNIT: return opts_path("--junit", arg, o->junit, sizeof(o->junit), err);
     case O_QMP_LOG: return opts_path("--qmp-log", arg, o->qmp_log, sizeof(o->qmp_log), err);
@@ -443,7 +445,9 @@ void opts_usage(FILE *f, const char *command)
         "  --verify full|sample|none  guest verification pass after every hop (sample)\n"
         "  --verify-sample N      ranges per queue in a sampled pass (16)\n"
         "  --gap MIN:MAX          random wait in ms before each migration (200:1500)\n"
-        "  --migrate-timeout MS   a migration not done by then is a hang (120000)\n");
+        "  --migrate-timeout MS   a migration not done by then is a hang (120000)\n"
+        "  --check-ram            after every migration, before the destination runs, compare both\n"
+        "                         QEMUs' guest RAM page by page (pmemsave): any difference is a FAIL\n");
     else
         fprintf(f, "  --run-seconds N        seconds of load before the final verification (10)\n");
     fprintf(f,
@@ -457,7 +461,9 @@ void opts_usage(FILE *f, const char *command)
         "  --json FILE  --junit FILE  --qmp-log FILE\n"
         "  --quiet  --verbose\n"
         "Test hooks (to prove the detectors):\n"
-        "  --inject abort-src|stop-dst|overwrite-block  --inject-hop N\n\n"
+        "  --inject abort-src|stop-dst|overwrite-block|ram-diff  --inject-hop N\n"
+        "                         (ram-diff: with --check-ram, one byte of the destination's RAM dump\n"
+        "                         is flipped before the comparison)\n\n"
         "Exit status: 0 PASS, 1 FAIL (a problem in QEMU or the data), 2 ERROR (setup, flags).\n");
 }
 
@@ -547,6 +553,7 @@ void opts_reproducer(const struct vqh_opts *o, char *buf, size_t cap)
         opts_append(buf, cap, num, NULL);
     }
     if (o->postcopy) opts_append(buf, cap, "--postcopy", NULL);
+    if (o->check_ram) opts_append(buf, cap, "--check-ram", NULL);
     if (o->xbzrle) opts_append(buf, cap, "--xbzrle", NULL);
     if (o->auto_converge) opts_append(buf, cap, "--auto-converge", NULL);
     if (o->downtime_limit_ms) { snprintf(num, sizeof(num), "%d", o->downtime_limit_ms); opts_append(buf, cap, "--downtime-limit", num); }

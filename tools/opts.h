@@ -69,6 +69,7 @@ struct vqh_opts {
     /* output */
     bool keep;                    /* --keep */
     bool final_state;             /* --final-state: the guest prints its expected-state table */
+    bool check_ram;               /* --check-ram: compare both QEMUs' RAM after every migration */
     char json[OPTS_PATH_MAX];     /* --json FILE */
     char junit[OPTS_PATH_MAX];    /* --junit FILE */
     char qmp_log[OPTS_PATH_MAX];  /* --qmp-log FILE */

@@ -111,6 +111,8 @@ bool qemu_cmd_build(struct qemu_cmd *c, const struct vqh_opts *o, const struct q
         qemu_arg(c, "virtio-blk-pci,drive=vqhdrive%d,id=vqhdisk%d,serial=%s,num-queues=%d,queue-size=%d%s%s%s",
                  i, i, serial, o->queues, o->queue_size, iothread, o->disk_extra[0] ? "," : "", o->disk_extra);
     }
+    if (in->paused)
+        qemu_arg(c, "-S");
     if (in->incoming) {
         qemu_arg(c, "-incoming");
         qemu_arg(c, "defer");

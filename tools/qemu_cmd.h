@@ -27,6 +27,7 @@ struct qemu_inst {
     const char *const *disks; /* data disk images (resolved paths), ndisks of them */
     int ndisks;
     bool incoming;            /* -incoming defer */
+    bool paused;              /* -S: stay paused after the incoming migration (--check-ram) */
     const char *accel;        /* "kvm" or "tcg" */
 };
 

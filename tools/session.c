@@ -167,6 +167,12 @@ bool session_wait_hello(struct session *s, struct vqh_err *err)
             return false;
         }
     }
+    json_t *cfg_err = json_array_get(s->chan->error_list, 0);
+    if (!s->chan->hello && cfg_err && !strcmp(json_string_value(json_object_get(cfg_err, "type")) ?: "", WIRE_MSG_CONFIG_ERROR)) {
+        vqh_err_set(err, "the guest refused its configuration (%s): %s; fix --guest-config",
+                    s->config_path, json_string_value(json_object_get(cfg_err, "error")) ?: "?");
+        return false;
+    }
     if (!s->chan->hello) {
         char *last = json_dumps(s->chan->verdict ? s->chan->verdict : s->chan->panic, JSON_COMPACT);
         vqh_err_set(err, "the guest ended before hello: %s", last ? last : "?");

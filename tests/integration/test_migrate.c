@@ -163,6 +163,24 @@ static void test_killed_destinations_leave_the_source_intact(void **state)
     tool_free(&t);
 }
 
+/* --check-ram: identical RAM passes; one changed byte is found and named by its page. */
+static void test_ram_check_passes_and_catches_a_difference(void **state)
+{
+    (void)state;
+    struct tool_run t;
+    const char *ok[] = { "migrate", "--boot", "pvh", "--accel", "tcg", "--migrations", "2", "--check-ram", NULL };
+    tool(&t, "ramok", ok);
+    assert_int_equal(t.rc, 0);
+    tool_free(&t);
+    const char *bad[] = { "migrate", "--boot", "pvh", "--accel", "tcg", "--migrations", "2", "--check-ram",
+                          "--inject", "ram-diff", "--inject-hop", "2", NULL };
+    tool(&t, "ramdiff", bad);
+    assert_int_equal(t.rc, 1);
+    assert_non_null(strstr(reason(&t), "hop 2: guest RAM differs"));
+    assert_non_null(strstr(reason(&t), "in 1 pages, first: 0x123000"));
+    tool_free(&t);
+}
+
 static void expect_error(const char *name, const char *const args[], const char *needle)
 {
     char out[600];
@@ -224,6 +242,7 @@ int main(void)
         cmocka_unit_test(test_frozen_destination_is_a_hang_with_backtrace),
         cmocka_unit_test(test_cancelled_migrations_leave_the_source_intact),
         cmocka_unit_test(test_killed_destinations_leave_the_source_intact),
+        cmocka_unit_test(test_ram_check_passes_and_catches_a_difference),
     };
     return cmocka_run_group_tests_name("migrate", tests, NULL, teardown);
 }

@@ -3,6 +3,7 @@
  * live in one table so the parser, the defaults and the error messages cannot drift apart.
  */
 #include "config.h"
+#include "msg.h"
 
 enum cfg_type { CFG_U32, CFG_U64, CFG_STR, CFG_ENUM };
 
@@ -521,4 +522,29 @@ const char *config_toggle_name(uint32_t toggle)
 const char *config_inject_name(uint32_t inject)
 {
     return enum_name(inject_names, ARRAY_SIZE(inject_names), inject);
+}
+
+void config_to_msg(const struct config *cfg, struct msg *m, const char *key)
+{
+    msg_obj_begin(m, key);
+    for (size_t i = 0; i < ARRAY_SIZE(cfg_keys); i++) {
+        const struct cfg_key *k = &cfg_keys[i];
+        uint64_t v = k->type == CFG_STR ? 0 : field_get(cfg, k);
+        switch (k->type) {
+        case CFG_STR:
+            msg_str(m, k->name, (const char *)cfg + k->offset);
+            break;
+        case CFG_ENUM:
+            msg_str(m, k->name, v <= k->max ? k->names[v] : "unknown");
+            break;
+        case CFG_U64:
+            /* hex: JSON readers choke on integers above 2^63 (a seed can be any u64) */
+            msg_hex(m, k->name, v);
+            break;
+        default:
+            msg_u64(m, k->name, v);
+            break;
+        }
+    }
+    msg_obj_end(m);
 }

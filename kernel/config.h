@@ -73,6 +73,10 @@ bool config_parse(struct config *cfg, const char *text, size_t len, struct confi
 /* Cross-field checks (min_blocks <= max_blocks, some mix weight > 0, ...). */
 bool config_validate(const struct config *cfg, struct config_error *err);
 
+/* Every key and its value in effect, as a JSON object member `key` of m (for hello). */
+struct msg;
+void config_to_msg(const struct config *cfg, struct msg *m, const char *key);
+
 /* Names for enum values, for messages: "irq", "poll", "auto", "on", "off", "none", "ud", ... */
 const char *config_mode_name(uint32_t mode);
 const char *config_toggle_name(uint32_t toggle);

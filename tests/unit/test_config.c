@@ -7,7 +7,9 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <jansson.h>
 #include "config.h"
+#include "msg.h"
 
 static struct config cfg;
 static struct config_error err;
@@ -326,6 +328,33 @@ static void test_null_err(void **state)
     assert_false(config_validate(&cfg, NULL));
 }
 
+/* hello's "config" object: every key of the table, with the value in effect. */
+static void test_config_to_msg_lists_every_key(void **state)
+{
+    (void)state;
+    struct config c;
+    struct config_error err;
+    struct msg m;
+    char line[WIRE_LINE_MAX + 32];
+    config_defaults(&c);
+    const char *text = "seed=0xdeadbeefdeadbeef\nmode=poll\nserial_prefix=lab\nhuge_pages=on\n";
+    assert_true(config_parse(&c, text, strlen(text), &err));
+    msg_begin(&m, "hello");
+    config_to_msg(&c, &m, "config");
+    assert_true(msg_format_line(&m, 1, line, sizeof(line)) > 0);
+    json_t *obj = json_loads(strchr(line, '{'), 0, NULL);
+    assert_non_null(obj);
+    json_t *cfg = json_object_get(obj, "config");
+    assert_string_equal(json_string_value(json_object_get(cfg, "seed")), "0xdeadbeefdeadbeef");
+    assert_string_equal(json_string_value(json_object_get(cfg, "mode")), "poll");
+    assert_string_equal(json_string_value(json_object_get(cfg, "serial_prefix")), "lab");
+    assert_string_equal(json_string_value(json_object_get(cfg, "huge_pages")), "on");
+    assert_int_equal(json_integer_value(json_object_get(cfg, "max_blocks")), 16);
+    assert_string_equal(json_string_value(json_object_get(cfg, "tlb_refresh")), "auto");
+    assert_int_equal(json_object_size(cfg), 25); /* every key of the table */
+    json_decref(obj);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -342,6 +371,7 @@ int main(void)
         cmocka_unit_test(test_line_numbers),
         cmocka_unit_test(test_validate),
         cmocka_unit_test(test_null_err),
+        cmocka_unit_test(test_config_to_msg_lists_every_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

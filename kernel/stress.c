@@ -248,6 +248,15 @@ static bool stress_verify_finished(void)
     return true;
 }
 
+static uint64_t stress_verified_total(void)
+{
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < st.ndisks; i++)
+        for (uint16_t q = 0; st.disk[i]->vd.data && q < st.disk[i]->nq; q++)
+            n += st.disk[i]->q[q].verified_blocks;
+    return n;
+}
+
 /* Verification pass over every written block (samples = 0) or `samples` ranges per queue. */
 static bool stress_verify_pass(uint32_t samples, uint64_t *checked, uint64_t *errors)
 {
@@ -267,7 +276,16 @@ static bool stress_verify_pass(uint32_t samples, uint64_t *checked, uint64_t *er
         }
     }
     __atomic_store_n(&st.phase, PHASE_VERIFY, __ATOMIC_SEQ_CST);
-    bool ok = stress_wait(stress_verify_finished, (uint64_t)st.cfg->watchdog_ms * 4);
+    /* As long as it moves, a pass over a big disk may take its time; one that stops moving for
+     * twice the watchdog limit has requests stuck (the watchdog names them) and ends unfinished. */
+    bool ok = false;
+    uint64_t seen = stress_verified_total(), now_seen;
+    while (!(ok = stress_wait(stress_verify_finished, (uint64_t)st.cfg->watchdog_ms * 2))) {
+        now_seen = stress_verified_total();
+        if (now_seen == seen)
+            break;
+        seen = now_seen;
+    }
     __atomic_store_n(&st.phase, prev, __ATOMIC_SEQ_CST);
     for (uint32_t i = 0; i < st.ndisks; i++)
         for (uint16_t q = 0; st.disk[i]->vd.data && q < st.disk[i]->nq; q++)
@@ -466,14 +484,15 @@ static __attribute__((noreturn)) void stress_finish(void)
     uint64_t checked = 0, errors = 0;
     __atomic_store_n(&st.phase, PHASE_QUIESCE, __ATOMIC_SEQ_CST);
     bool drained = stress_wait(stress_drained, DRAIN_TIMEOUT_MS);
-    if (drained)
-        stress_verify_pass(0, &checked, &errors);
+    bool verified = drained && stress_verify_pass(0, &checked, &errors);
     __atomic_store_n(&st.phase, PHASE_DONE, __ATOMIC_SEQ_CST);
     if (st.cfg->final_state)
         stress_cmd_state();
     stress_report_summary();
     if (!drained)
         report_verdict(WIRE_VERDICT_FAIL, "requests still in flight at the end (see timeout errors)");
+    if (!verified)
+        report_verdict(WIRE_VERDICT_FAIL, "the final verification pass stopped moving (see timeout errors)");
     if (st.errors)
         report_verdict(WIRE_VERDICT_FAIL, "errors found (see error messages)");
     report_verdict(WIRE_VERDICT_PASS, "no errors");

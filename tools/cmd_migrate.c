@@ -240,9 +240,10 @@ static bool loop_hop(struct session *s, int index, uint64_t *rng)
     h->ok = ok;
     if (!ok)
         snprintf(h->failure, sizeof(h->failure), "%s", s->result.reason);
-    status_update(&s->status, "hop %d/%d %s %s->%s %s total %lld ms downtime %lld ms, %llu ops", index,
+    double secs = (double)(clock_now_ms() - s->start_ms) / 1000.0 - h->start_s;
+    status_update(&s->status, "hop %d/%d %s %s->%s %s total %lld ms downtime %lld ms, %.0f ops/s", index,
                   o->duration_s ? 0 : o->migrations, hop_kind_name(h->kind), h->src, h->dst, h->status,
-                  (long long)h->total_ms, (long long)h->downtime_ms, (unsigned long long)h->ops);
+                  (long long)h->total_ms, (long long)h->downtime_ms, secs > 0 ? (double)h->ops / secs : 0.0);
     return ok;
 }
 

@@ -172,6 +172,36 @@ static void test_blkdebug_write_error_is_a_completion_error(void **state)
     harness_result_free(&r);
 }
 
+/* A request the device sits on is named by the watchdog: queue, head, op, LBA and age. QEMU's
+ * throttling (2 requests a second) holds requests far longer than watchdog_ms. */
+static void test_watchdog_names_a_stuck_request(void **state)
+{
+    (void)state;
+    char img[700];
+    snprintf(img, sizeof(img), "file=%s,throttling.iops-total=2", harness_image("slow.img", 16ull << 20));
+    data_disk(img, NULL);
+    struct boot_spec s = {
+        .boot = "pvh", .config = "duration=2\nqueues=1\ndepth=2\nwatchdog_ms=400\nmix_flush=0\n",
+        .timeout_ms = 60000,
+        .extra = { "-object", "iothread,id=io0", "-drive", drive, "-device", device, NULL },
+    };
+    struct boot_result r;
+    assert_true(harness_boot(&s, &r));
+    assert_int_equal(r.exit_status, WIRE_EXIT_STATUS(WIRE_VERDICT_FAIL));
+    json_t *e = NULL;
+    for (int i = 0; i < r.nmsgs && !e; i++)
+        if (!strcmp(json_string_value(json_object_get(r.msgs[i], "class")) ?: "", WIRE_ERR_TIMEOUT))
+            e = r.msgs[i];
+    assert_non_null(e);
+    assert_int_equal(json_integer_value(json_object_get(e, "q")), 0);
+    assert_non_null(json_object_get(e, "head"));
+    assert_non_null(json_object_get(e, "op"));
+    assert_non_null(json_object_get(e, "lba"));
+    assert_true(json_integer_value(json_object_get(e, "age_ms")) >= 400);
+    assert_int_equal(json_integer_value(json_object_get(e, "limit_ms")), 400);
+    harness_result_free(&r);
+}
+
 /* QMP stop, overwrite a written block on the host, cont, full verification: the guest names it. */
 static void test_host_overwrite_is_reported_with_lba_and_class(void **state)
 {
@@ -215,6 +245,7 @@ int main(void)
         cmocka_unit_test(test_polling_mode_without_event_idx),
         cmocka_unit_test(test_other_disks_are_left_alone),
         cmocka_unit_test(test_blkdebug_write_error_is_a_completion_error),
+        cmocka_unit_test(test_watchdog_names_a_stuck_request),
         cmocka_unit_test(test_host_overwrite_is_reported_with_lba_and_class),
     };
     return cmocka_run_group_tests_name("stress", tests, NULL, teardown);

@@ -104,7 +104,7 @@ static __attribute__((noreturn)) void exception_report(struct int_frame *f)
         fp = (uint64_t *)fp[0];
     }
     msg_arr_end(&m);
-    report_send(&m);
+    report_send_urgent(&m);
     report_verdict(WIRE_VERDICT_PANIC, name);
 }
 

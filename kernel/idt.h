@@ -14,6 +14,7 @@ typedef void (*irq_handler_fn)(struct int_frame *f, void *arg);
 
 #define IRQ_VECTOR_FIRST 0x30   /* device vectors handed out by idt_alloc_vector */
 #define IRQ_VECTOR_TIMER 0xf0
+#define IRQ_VECTOR_WAKE 0xf1     /* IPI: an AP has work (smp_run_on); no handler needed */
 #define IRQ_VECTOR_SPURIOUS 0xff
 
 /* Build the IDT (boot CPU) and load it (every CPU). */

@@ -19,6 +19,14 @@ static void report_write_locked(struct msg *m)
     }
 }
 
+void report_send_urgent(struct msg *m)
+{
+    bool locked = spin_lock_bounded(&console_lock, 50000000);
+    report_write_locked(m);
+    if (locked)
+        spin_unlock(&console_lock);
+}
+
 void report_send(struct msg *m)
 {
     spin_lock(&console_lock);
@@ -89,9 +97,6 @@ void panic(const char *why)
     msg_begin(&m, WIRE_MSG_PANIC);
     msg_u64(&m, "cpu", percpu_index());
     msg_str(&m, "reason", why);
-    bool locked = spin_lock_bounded(&console_lock, 50000000);
-    report_write_locked(&m);
-    if (locked)
-        spin_unlock(&console_lock);
+    report_send_urgent(&m);
     report_verdict(WIRE_VERDICT_PANIC, why);
 }

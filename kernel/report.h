@@ -6,6 +6,9 @@
 
 /* Number the message and write it as one line; safe from any CPU. */
 void report_send(struct msg *m);
+/* The same from a CPU that may have faulted while holding the console lock (exceptions, panic):
+ * waits a bounded time for the lock, then writes anyway. */
+void report_send_urgent(struct msg *m);
 /* A one-line "log" message: level "info", "warn" or "error". */
 void report_log(const char *level, const char *text);
 /* A "log" message with text followed by a number (no printf in the kernel). */

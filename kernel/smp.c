@@ -33,7 +33,10 @@ static __attribute__((noreturn)) void ap_entry(struct percpu *pc)
             fn(pc->work_arg);
             continue;
         }
-        cpu_relax();
+        /* Sleep until smp_run_on's wake-up IPI: an idle vCPU must not burn a host CPU under TCG.
+         * A wake-up that comes between the check above and hlt stays pending (interrupts are
+         * off) and ends the hlt at once. */
+        cpu_idle();
     }
 }
 
@@ -125,5 +128,6 @@ bool smp_run_on(uint32_t cpu, void (*fn)(void *), void *arg)
         return false;
     pc->work_arg = arg;
     __atomic_store_n(&pc->work, fn, __ATOMIC_RELEASE);
+    apic_send_ipi(pc->apic_id, IRQ_VECTOR_WAKE);
     return true;
 }

@@ -293,19 +293,8 @@ int cmd_migrate(int argc, char **argv)
     if (rc >= 0)
         return rc;
     snprintf(guest_cfg, sizeof(guest_cfg), "duration=0\nreport_ms=500\nwatchdog_ms=%d", o.guest_timeout_ms);
-    if (!session_setup(&s, &o, guest_cfg, &err)) {
-        session_fail(&s, VERDICT_ERROR, "%s", err.msg);
+    if (!session_boot(&s, &o, guest_cfg))
         return session_end(&s);
-    }
-    s.vm = session_start_vm(&s, false, &err);
-    if (!s.vm) {
-        session_fail(&s, VERDICT_ERROR, "%s", err.msg);
-        return session_end(&s);
-    }
-    if (!session_wait_hello(&s, &err)) {
-        session_fail(&s, s.chan->hello || s.chan->panic ? VERDICT_FAIL : VERDICT_ERROR, "%s", err.msg);
-        return session_end(&s);
-    }
     if (!chan_wait_progress(s.chan, s.vm, 0, NULL, o.guest_timeout_ms, &err)) {
         session_fail(&s, VERDICT_FAIL, "%s", err.msg);
         return session_end(&s);

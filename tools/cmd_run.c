@@ -66,29 +66,14 @@ int cmd_run(int argc, char **argv)
 {
     struct vqh_opts o;
     struct session s;
-    struct vqh_err err;
     char guest_cfg[128];
     int rc = session_parse(&o, "run", argc, argv);
     if (rc >= 0)
         return rc;
     snprintf(guest_cfg, sizeof(guest_cfg), "duration=%d\nreport_ms=1000\nwatchdog_ms=%d", o.run_seconds,
              o.guest_timeout_ms);
-    if (!session_setup(&s, &o, guest_cfg, &err)) {
-        fprintf(stderr, "vqhammer run: %s\n", err.msg);
-        session_fail(&s, VERDICT_ERROR, "%s", err.msg);
+    if (!session_boot(&s, &o, guest_cfg))
         return session_end(&s);
-    }
-    s.vm = session_start_vm(&s, false, &err);
-    if (!s.vm) {
-        session_fail(&s, VERDICT_ERROR, "%s", err.msg);
-        return session_end(&s);
-    }
-    if (!session_wait_hello(&s, &err)) {
-        session_fail(&s, s.chan->hello || s.chan->panic ? VERDICT_FAIL : VERDICT_ERROR, "%s", err.msg);
-        if (vm_alive(s.vm))
-            session_evidence_vm(&s, s.vm, "no hello");
-        return session_end(&s);
-    }
     run_watch(&s);
     if (!s.failed)
         run_judge(&s);

@@ -135,6 +135,28 @@ bool session_setup(struct session *s, struct vqh_opts *o, const char *guest_conf
     return true;
 }
 
+bool session_boot(struct session *s, struct vqh_opts *o, const char *guest_config)
+{
+    struct vqh_err err;
+    if (!session_setup(s, o, guest_config, &err)) {
+        session_fail(s, VERDICT_ERROR, "%s", err.msg);
+        return false;
+    }
+    s->vm = session_start_vm(s, false, &err);
+    if (!s->vm) {
+        session_fail(s, VERDICT_ERROR, "%s", err.msg);
+        return false;
+    }
+    if (!session_wait_hello(s, &err)) {
+        /* A guest that spoke (or panicked) is a finding; one that never came up is a setup error. */
+        session_fail(s, s->chan->hello || s->chan->panic ? VERDICT_FAIL : VERDICT_ERROR, "%s", err.msg);
+        if (vm_alive(s->vm))
+            session_evidence_vm(s, s->vm, "no hello");
+        return false;
+    }
+    return true;
+}
+
 struct vm *session_start_vm(struct session *s, bool incoming, struct vqh_err *err)
 {
     char label[16];

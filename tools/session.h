@@ -39,6 +39,9 @@ struct session {
 int session_parse(struct vqh_opts *o, const char *command, int argc, char **argv);
 /* Parse-time setup: run directory, disks, guest configuration, accelerator, channel. */
 bool session_setup(struct session *s, struct vqh_opts *o, const char *guest_config, struct vqh_err *err);
+/* Setup, the first QEMU and its guest's hello; false with the verdict recorded (then return
+ * session_end). */
+bool session_boot(struct session *s, struct vqh_opts *o, const char *guest_config);
 /* Start the next QEMU (vmN) and attach its serial output. */
 struct vm *session_start_vm(struct session *s, bool incoming, struct vqh_err *err);
 /* Wait for hello and check it against the options (vCPUs online, data disks, queues). */

@@ -88,7 +88,8 @@ bool session_setup(struct session *s, struct vqh_opts *o, const char *guest_conf
     memset(s, 0, sizeof(*s));
     s->o = o;
     s->start_ms = clock_now_ms();
-    status_init(&s->status, stderr, o->quiet);
+    if (!o->quiet) /* --quiet: only the summary (and the table after a failure) */
+        status_init(&s->status, stderr, false);
     s->rd = rundir_create(o->workdir[0] ? o->workdir : NULL, err);
     if (!s->rd)
         return false;

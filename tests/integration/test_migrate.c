@@ -163,6 +163,22 @@ static void test_killed_destinations_leave_the_source_intact(void **state)
     tool_free(&t);
 }
 
+/* --accel auto (the default): KVM only when a probe boot passes under it, else TCG, and it says
+ * which and why. Here /dev/kvm exists but does not run guests, so TCG; a KVM lab gets "kvm". */
+static void test_accelerator_is_probed_and_named(void **state)
+{
+    (void)state;
+    struct tool_run t;
+    const char *args[] = { "run", "--boot", "pvh", "--run-seconds", "2", NULL };
+    tool(&t, "autoaccel", args);
+    assert_int_equal(t.rc, 0);
+    const char *accel = json_string_value(json_object_get(t.doc, "accel"));
+    assert_non_null(accel);
+    assert_true(!strcmp(accel, "kvm") || !strcmp(accel, "tcg"));
+    assert_non_null(strstr(t.text, !strcmp(accel, "kvm") ? "accelerator KVM: a probe boot passed" : "accelerator TCG: "));
+    tool_free(&t);
+}
+
 /* --check-ram: identical RAM passes; one changed byte is found and named by its page. */
 static void test_ram_check_passes_and_catches_a_difference(void **state)
 {
@@ -243,6 +259,7 @@ int main(void)
         cmocka_unit_test(test_cancelled_migrations_leave_the_source_intact),
         cmocka_unit_test(test_killed_destinations_leave_the_source_intact),
         cmocka_unit_test(test_ram_check_passes_and_catches_a_difference),
+        cmocka_unit_test(test_accelerator_is_probed_and_named),
     };
     return cmocka_run_group_tests_name("migrate", tests, NULL, teardown);
 }

@@ -110,7 +110,6 @@ bool harness_boot(const struct boot_spec *spec, struct boot_result *r)
     const char *argv[96];
     int n = 0, id = ++boot_count;
     memset(r, 0, sizeof(*r));
-    r->hello_seconds = -1;
     snprintf(serial, sizeof(serial), "%s/serial-%d.log", harness_dir(), id);
     snprintf(log, sizeof(log), "%s/qemu-%d.log", harness_dir(), id);
     snprintf(serarg, sizeof(serarg), "file:%s", serial);
@@ -171,8 +170,7 @@ bool harness_boot(const struct boot_spec *spec, struct boot_result *r)
     r->exit_status = done && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     proc_free(p);
 
-    /* Messages, and when hello was written (the serial file's growth is not timed: take the
-     * guest's own boot_ms plus QEMU's start-up, measured by the bench, as the hello time). */
+    /* The guest's messages, in order (boot times are the bench's business, not a test's). */
     struct guestlog_asm a;
     guestlog_asm_init(&a);
     FILE *f = fopen(serial, "r");

@@ -24,7 +24,6 @@ struct boot_result {
     int nmsgs;
     json_t *msgs[HARNESS_MAX_MSGS]; /* the guest's messages in order */
     double seconds;          /* QEMU start to exit */
-    double hello_seconds;    /* QEMU start to the hello line, -1 if none */
 };
 
 /* A private scratch directory for one test (removed by harness_cleanup). */

@@ -152,6 +152,7 @@ static void stress_start_disks(void)
             }
             uint32_t cpu = d->q[q].cpu;
             st.owned[cpu][st.nowned[cpu]++] = &d->q[q];
+            st.all[st.nall++] = &d->q[q];
         }
     }
 }
@@ -202,30 +203,26 @@ static bool finishing;
 static uint32_t stress_total_inflight(void)
 {
     uint32_t n = 0;
-    for (uint32_t i = 0; i < st.ndisks; i++)
-        for (uint16_t q = 0; st.disk[i]->vd.data && q < st.disk[i]->nq; q++)
-            n += st.disk[i]->q[q].inflight;
+    for (uint32_t i = 0; i < st.nall; i++)
+        n += st.all[i]->inflight;
     return n;
 }
 
 static void stress_watchdog(void)
 {
     uint64_t now = time_ns(), limit = (uint64_t)st.cfg->watchdog_ms * 1000000;
-    for (uint32_t i = 0; i < st.ndisks; i++) {
-        struct sdisk *d = st.disk[i];
-        for (uint16_t qi = 0; d->vd.data && qi < d->nq; qi++) {
-            struct squeue *q = &d->q[qi];
-            for (uint32_t k = 0; k < q->depth; k++) {
-                struct sreq *r = &q->reqs[k];
-                uint64_t t = r->submit_ns;
-                if (!r->busy || r->timeout_reported || now < t || now - t < limit)
-                    continue;
-                r->timeout_reported = true;
-                struct msg m;
-                if (stress_error_begin(&m, WIRE_ERR_TIMEOUT, q, r)) {
-                    msg_u64(&m, "limit_ms", st.cfg->watchdog_ms);
-                    report_send(&m);
-                }
+    for (uint32_t i = 0; i < st.nall; i++) {
+        struct squeue *q = st.all[i];
+        for (uint32_t k = 0; k < q->depth; k++) {
+            struct sreq *r = &q->reqs[k];
+            uint64_t t = r->submit_ns;
+            if (!r->busy || r->timeout_reported || now < t || now - t < limit)
+                continue;
+            r->timeout_reported = true;
+            struct msg m;
+            if (stress_error_begin(&m, WIRE_ERR_TIMEOUT, q, r)) {
+                msg_u64(&m, "limit_ms", st.cfg->watchdog_ms);
+                report_send(&m);
             }
         }
     }
@@ -241,19 +238,17 @@ static bool stress_drained(void)
 
 static bool stress_verify_finished(void)
 {
-    for (uint32_t i = 0; i < st.ndisks; i++)
-        for (uint16_t q = 0; st.disk[i]->vd.data && q < st.disk[i]->nq; q++)
-            if (!st.disk[i]->q[q].verify_done && !vq_is_broken(&st.disk[i]->q[q].vq->vq))
-                return false;
+    for (uint32_t i = 0; i < st.nall; i++)
+        if (!st.all[i]->verify_done && !vq_is_broken(&st.all[i]->vq->vq))
+            return false;
     return true;
 }
 
 static uint64_t stress_verified_total(void)
 {
     uint64_t n = 0;
-    for (uint32_t i = 0; i < st.ndisks; i++)
-        for (uint16_t q = 0; st.disk[i]->vd.data && q < st.disk[i]->nq; q++)
-            n += st.disk[i]->q[q].verified_blocks;
+    for (uint32_t i = 0; i < st.nall; i++)
+        n += st.all[i]->verified_blocks;
     return n;
 }
 
@@ -261,19 +256,16 @@ static uint64_t stress_verified_total(void)
 static bool stress_verify_pass(uint32_t samples, uint64_t *checked, uint64_t *errors)
 {
     uint32_t prev = st.phase;
-    uint64_t errors_before = st.errors, blocks_before = 0, blocks_after = 0;
-    for (uint32_t i = 0; i < st.ndisks; i++) {
-        struct sdisk *d = st.disk[i];
-        for (uint16_t qi = 0; d->vd.data && qi < d->nq; qi++) {
-            struct squeue *q = &d->q[qi];
-            uint64_t stripe = d->region_blocks / d->nq;
-            q->verify_start = d->region_start + stripe * qi;
-            q->verify_end = qi == d->nq - 1 ? d->region_start + d->region_blocks : q->verify_start + stripe;
-            q->verify_cursor = q->verify_start;
-            q->verify_samples = samples;
-            blocks_before += q->verified_blocks;
-            q->verify_done = false;
-        }
+    uint64_t errors_before = st.errors, blocks_before = stress_verified_total();
+    for (uint32_t i = 0; i < st.nall; i++) {
+        struct squeue *q = st.all[i];
+        struct sdisk *d = q->disk;
+        uint64_t stripe = d->region_blocks / d->nq;
+        q->verify_start = d->region_start + stripe * q->index;
+        q->verify_end = q->index == d->nq - 1 ? d->region_start + d->region_blocks : q->verify_start + stripe;
+        q->verify_cursor = q->verify_start;
+        q->verify_samples = samples;
+        q->verify_done = false;
     }
     __atomic_store_n(&st.phase, PHASE_VERIFY, __ATOMIC_SEQ_CST);
     /* As long as it moves, a pass over a big disk may take its time; one that stops moving for
@@ -287,10 +279,7 @@ static bool stress_verify_pass(uint32_t samples, uint64_t *checked, uint64_t *er
         seen = now_seen;
     }
     __atomic_store_n(&st.phase, prev, __ATOMIC_SEQ_CST);
-    for (uint32_t i = 0; i < st.ndisks; i++)
-        for (uint16_t q = 0; st.disk[i]->vd.data && q < st.disk[i]->nq; q++)
-            blocks_after += st.disk[i]->q[q].verified_blocks;
-    *checked = blocks_after - blocks_before;
+    *checked = stress_verified_total() - blocks_before;
     *errors = st.errors - errors_before;
     return ok;
 }

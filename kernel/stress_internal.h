@@ -106,6 +106,8 @@ struct stress {
     bool first_verified;          /* the first read checked good has been reported */
     uint32_t weights[OP_COUNT];   /* from the configuration mix */
     uint64_t start_ns;
+    struct squeue *all[STRESS_MAX_DISKS * VBLK_MAX_QUEUES]; /* every hammered queue, disk order */
+    uint32_t nall;
     struct squeue *owned[MAX_CPUS][VBLK_MAX_QUEUES * 2];
     uint32_t nowned[MAX_CPUS];
 };

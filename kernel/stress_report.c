@@ -183,11 +183,10 @@ void stress_report_summary(void)
 {
     struct msg m;
     uint64_t ops = 0, bytes = 0;
-    for (uint32_t i = 0; i < st.ndisks; i++)
-        for (uint16_t q = 0; st.disk[i]->vd.data && q < st.disk[i]->nq; q++) {
-            ops += st.disk[i]->q[q].ops;
-            bytes += st.disk[i]->q[q].bytes;
-        }
+    for (uint32_t i = 0; i < st.nall; i++) {
+        ops += st.all[i]->ops;
+        bytes += st.all[i]->bytes;
+    }
     msg_begin(&m, WIRE_MSG_SUMMARY);
     msg_u64(&m, "t_ms", (time_ns() - st.start_ns) / 1000000);
     msg_u64(&m, "ops", ops);

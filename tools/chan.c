@@ -240,26 +240,25 @@ json_t *chan_queue_ops(const json_t *msg)
     return out;
 }
 
-uint64_t chan_total_ops(const json_t *progress)
-{
-    json_t *ops = chan_queue_ops(progress), *v;
-    size_t i;
-    uint64_t n = 0;
-    json_array_foreach(ops, i, v)
-        n += (uint64_t)json_integer_value(v);
-    json_decref(ops);
-    return n;
-}
-
-uint64_t chan_inflight(const json_t *progress)
+uint64_t chan_queue_sum(const json_t *msg, const char *field)
 {
     uint64_t n = 0;
     json_t *disk, *q;
     size_t i, j;
-    json_array_foreach(json_object_get(progress, "disks"), i, disk)
+    json_array_foreach(json_object_get(msg, "disks"), i, disk)
         json_array_foreach(json_object_get(disk, "queues"), j, q)
-            n += (uint64_t)json_integer_value(json_object_get(q, "inflight"));
+            n += (uint64_t)json_integer_value(json_object_get(q, field));
     return n;
+}
+
+uint64_t chan_total_ops(const json_t *progress)
+{
+    return chan_queue_sum(progress, "ops");
+}
+
+uint64_t chan_inflight(const json_t *progress)
+{
+    return chan_queue_sum(progress, "inflight");
 }
 
 bool chan_wait_progress(struct chan *c, struct vm *v, uint64_t seq, const json_t *before, int timeout_ms,

@@ -113,13 +113,7 @@ static bool bench_saw_first_verified(FILE *f)
 
 static uint64_t bench_bytes(const json_t *progress)
 {
-    uint64_t n = 0;
-    json_t *disk, *q;
-    size_t i, j;
-    json_array_foreach(json_object_get(progress, "disks"), i, disk)
-        json_array_foreach(json_object_get(disk, "queues"), j, q)
-            n += (uint64_t)json_integer_value(json_object_get(q, "bytes"));
-    return n;
+    return chan_queue_sum(progress, "bytes");
 }
 
 static bool bench_mark_take(struct session *s, struct bench_mark *m, int64_t now)

@@ -35,17 +35,19 @@ EFI_LDFLAGS := -nostdlib -znocombreloc -T $(EFI_LIB)/elf_x86_64_efi.lds -shared 
 
 # ---- host side -------------------------------------------------------------------------------
 # -iquote, not -I: kernel/time.h must not hide the system <time.h>; tools/ comes first so a
-# host file (or test) asking for "report.h" gets the host one.
+# host file (or test) asking for "report.h" gets the host one. tools/ has one folder per concern
+# (tools/<concern>/ and tools/<concern>/<part>/): every one of them is on the quote path.
+TOOLS_DIRS := $(sort $(patsubst %/,%,$(dir $(wildcard tools/*/*.[ch] tools/*/*/*.[ch]))))
 HCC     := gcc
 HCFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -Wno-format-truncation -DVQH_HOST -D_GNU_SOURCE \
-           -iquote tools -iquote kernel -iquote drivers -DVQH_BUILD_ID='"$(BUILD_ID)"'
+           $(addprefix -iquote ,$(TOOLS_DIRS)) -iquote kernel -iquote drivers -DVQH_BUILD_ID='"$(BUILD_ID)"'
 HSAN    ?= -fsanitize=address,undefined -fno-omit-frame-pointer
 # Pure logic shared with the kernel: compiled for the host and tested there.
 PURE_C  := $(wildcard kernel/config.c kernel/msg.c kernel/crc32c.c kernel/prng.c \
              kernel/blockfmt.c kernel/expect.c kernel/verify.c kernel/cmdline.c \
              drivers/virtqueue.c)
 PURE_OBJ := $(patsubst %.c,$(BUILD)/host/%.o,$(PURE_C))
-TOOLS_C  := $(filter-out tools/main.c,$(wildcard tools/*.c))
+TOOLS_C  := $(filter-out tools/cli/main.c,$(wildcard tools/*/*.c tools/*/*/*.c))
 TOOLS_OBJ := $(patsubst %.c,$(BUILD)/host/%.o,$(TOOLS_C))
 HOST_LIBS := -ljansson -lm
 
@@ -54,7 +56,7 @@ INTEG_TESTS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(wildcard test
 INTEG_HELPERS := $(filter-out tests/integration/test_%.c,$(wildcard tests/integration/*.c))
 
 .PHONY: all clean deps test test-unit test-integration run bench
-$(BUILD)/guest/kernel/hello.o $(BUILD)/host/tools/report.o $(BUILD)/rel/tools/report.o: $(BUILD_ID_FILE)
+$(BUILD)/guest/kernel/hello.o $(BUILD)/host/tools/report/report.o $(BUILD)/rel/tools/report/report.o: $(BUILD_ID_FILE)
 all: $(BUILD)/kernel.elf $(BUILD)/esp.img $(BUILD)/vqhammer $(UNIT_TESTS) $(INTEG_TESTS)
 
 deps:
@@ -103,7 +105,7 @@ $(BUILD)/host/libtools.a: $(TOOLS_OBJ)
 
 # The tool itself is built apart, optimized and without sanitizers; the tests link the
 # sanitized objects above.
-REL_OBJ := $(patsubst %.c,$(BUILD)/rel/%.o,tools/main.c $(TOOLS_C) $(PURE_C))
+REL_OBJ := $(patsubst %.c,$(BUILD)/rel/%.o,tools/cli/main.c $(TOOLS_C) $(PURE_C))
 
 $(BUILD)/rel/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -138,7 +140,7 @@ run: deps
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)tools/bench.sh
+	$(Q)tools/bench/bench.sh
 
 clean:
 	rm -rf $(BUILD)

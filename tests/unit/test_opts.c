@@ -1,4 +1,4 @@
-/* test_opts.c: flags of `vqhammer run` and `migrate` (tools/opts.c): defaults, values, and bad
+/* test_opts.c: flags of `vqhammer run` and `migrate` (tools/cli/opts.c): defaults, values, and bad
  * input named with its fix. */
 #include <setjmp.h>
 #include <stdarg.h>

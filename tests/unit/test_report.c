@@ -1,4 +1,4 @@
-/* test_report.c: hop records, --json, --junit, the summary table and the status line (tools/report*.c). */
+/* test_report.c: hop records, --json, --junit, the summary table and the status line (tools/report/report*.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

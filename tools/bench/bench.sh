@@ -2,10 +2,10 @@
 # bench.sh: `make bench`: vqhammer's own figures (`vqhammer bench`, also written to
 # build/bench.json), then the host-side ceiling of the same kind of image (`qemu-img bench`), so
 # the two can be set side by side. Figures only: never part of a timed test.
-# Extra arguments go to `vqhammer bench` (e.g. tools/bench.sh --accel auto --run-seconds 10).
+# Extra arguments go to `vqhammer bench` (e.g. tools/bench/bench.sh --accel auto --run-seconds 10).
 set -eu
 
-top=$(cd "$(dirname "$0")/.." && pwd)
+top=$(cd "$(dirname "$0")/../.." && pwd)
 
 fail() {
     echo "bench.sh: $*" >&2

@@ -240,9 +240,31 @@ int harness_tool(const char *const args[], const char *out_path, int timeout_ms)
 
 bool harness_no_qemu_left(void)
 {
-    /* Our QEMUs have sockets under our scratch directory; "[4]" keeps the pattern from matching
-     * the shell that runs pgrep. */
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "pgrep -f 'qemu-system-x86_6[4] .*%s' >/dev/null", harness_dir());
-    return system(cmd) != 0;
+    /* Read /proc directly: a pgrep that is missing or fails must not pass for "none left".
+     * Ours are the QEMUs whose command line names our scratch directory (their sockets). */
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    bool none = true;
+    if (!d)
+        return false;
+    while (none && (e = readdir(d))) {
+        char path[64], buf[8192];
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+        FILE *f = fopen(path, "re");
+        if (!f)
+            continue; /* gone meanwhile */
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        const char *base = strrchr(buf, '/');
+        if (strncmp(base ? base + 1 : buf, "qemu-system-", 12))
+            continue;
+        for (size_t i = 0; i < n; i += strlen(buf + i) + 1)
+            if (strstr(buf + i, harness_dir()))
+                none = false;
+    }
+    closedir(d);
+    return none;
 }

@@ -27,6 +27,7 @@ const char *verify_class_name(enum verify_class cls)
     case VERIFY_OK: return NULL;
     case VERIFY_CORRUPT: return WIRE_ERR_CORRUPT;
     case VERIFY_MISDIRECTED: return WIRE_ERR_MISDIRECTED;
+    case VERIFY_MISDIRECTED_DISK: return WIRE_ERR_MISDIRECTED_DISK;
     case VERIFY_STALE: return WIRE_ERR_STALE;
     case VERIFY_PHANTOM: return WIRE_ERR_PHANTOM;
     case VERIFY_TORN: return WIRE_ERR_TORN;
@@ -51,15 +52,19 @@ static enum verify_class verify_judge(const struct verify_ctx *ctx, uint64_t lba
         return f->status == BLK_ZERO ? VERIFY_OK : VERIFY_NONZERO;
     if (x->state != EXPECT_GEN)
         return VERIFY_OK;
-    if (!verify_has_header(f->status))
+    if (f->status == BLK_ZERO)
         return VERIFY_UNWRITTEN;
-    if (f->status == BLK_BAD_HDR_CRC || f->status == BLK_BAD_FORMAT)
+    if (f->status == BLK_NO_HEADER || f->status == BLK_BAD_HDR_CRC || f->status == BLK_BAD_FORMAT)
         return VERIFY_CORRUPT;
-    if (h->lba != lba || h->disk_tag != ctx->disk_tag)
+    if (h->seed != ctx->seed)
+        return VERIFY_UNWRITTEN;
+    if (h->disk_tag != ctx->disk_tag)
+        return VERIFY_MISDIRECTED_DISK;
+    if (h->lba != lba)
         return VERIFY_MISDIRECTED;
     if (f->status == BLK_BAD_PAYLOAD_CRC)
         return VERIFY_CORRUPT;
-    if (h->seed != ctx->seed || h->gen < x->gen)
+    if (h->gen < x->gen)
         return VERIFY_STALE;
     if (h->gen > x->gen)
         return VERIFY_PHANTOM;

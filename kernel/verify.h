@@ -7,16 +7,22 @@
  *   UNKNOWN, DISCARDED, FAILED  anything is accepted
  *   ZERO                        all zero, else NONZERO
  *   GEN, in this order (the first rule that matches decides):
- *     1. zero or no magic                                   UNWRITTEN
- *     2. header checksum wrong, or bad version/sizes        CORRUPT
- *     3. header names another LBA or another disk tag       MISDIRECTED
- *     4. payload checksum wrong                             CORRUPT
- *     5. another run's seed (our write of it was lost)      STALE
- *     6. generation older than expected                     STALE
- *     7. generation newer than any we wrote                 PHANTOM
- *     8. expected generation, but another writer's tag      PHANTOM (a write we never issued)
- *     9. payload differs from the one regenerated           CORRUPT
- *    10. otherwise                                          accepted
+ *     1. all zero                                           UNWRITTEN (what a fresh disk holds:
+ *                                                           the write never reached it)
+ *     2. no magic, header checksum wrong, bad version/sizes CORRUPT (random bytes are not
+ *                                                           "unwritten": nothing of ours was
+ *                                                           there before but zeroes)
+ *     3. another run's seed                                 UNWRITTEN (an earlier run's block:
+ *                                                           what was there before our write)
+ *     4. header names another disk (disk tag)               MISDIRECTED_DISK
+ *     5. header names another LBA                           MISDIRECTED
+ *     6. payload checksum wrong                             CORRUPT
+ *     7. generation older than expected                     STALE (a lost write: an older
+ *                                                           generation of ours)
+ *     8. generation newer than any we wrote                 PHANTOM
+ *     9. expected generation, but another writer's tag      PHANTOM (a write we never issued)
+ *    10. payload differs from the one regenerated           CORRUPT
+ *    11. otherwise                                          accepted
  *
  * With a write in flight when the read was submitted, the block is accepted if it passes against
  * the old expectation or against the pending one, or if every byte equals the old or the new
@@ -43,11 +49,12 @@ enum verify_class {
     VERIFY_OK = 0,
     VERIFY_CORRUPT,
     VERIFY_MISDIRECTED,
+    VERIFY_MISDIRECTED_DISK,
     VERIFY_STALE,
     VERIFY_PHANTOM,
     VERIFY_TORN,
     VERIFY_NONZERO,
-    VERIFY_UNWRITTEN,
+    VERIFY_UNWRITTEN, /* the last class: host tables count up to it */
 };
 
 /* What the writer stamped into every block of this disk. */

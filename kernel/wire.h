@@ -58,13 +58,15 @@ enum wire_verdict {
 #define WIRE_MSG_LOG "log"               /* level, text: free-form diagnostics */
 
 /* Error classes (the "class" member of an error message). */
-#define WIRE_ERR_CORRUPT "corrupt"             /* payload or header checksum mismatch */
-#define WIRE_ERR_MISDIRECTED "misdirected"     /* header names another LBA or disk */
+#define WIRE_ERR_CORRUPT "corrupt"             /* checksum mismatch, no header, wrong payload */
+#define WIRE_ERR_MISDIRECTED "misdirected"     /* a valid block of another LBA of this disk */
+#define WIRE_ERR_MISDIRECTED_DISK "misdirected_disk" /* a valid block written for another disk */
 #define WIRE_ERR_STALE "stale"                 /* older generation than expected: lost write */
 #define WIRE_ERR_PHANTOM "phantom"             /* a generation never written */
 #define WIRE_ERR_TORN "torn"                   /* mixed generations inside one request */
 #define WIRE_ERR_NONZERO "nonzero"             /* data where write-zeroes left zeroes */
-#define WIRE_ERR_UNWRITTEN "unwritten"         /* zeroes or garbage where a write was expected */
+#define WIRE_ERR_UNWRITTEN "unwritten"         /* what was there before any write of this run:
+                                                  zeroes, or a block of an earlier run */
 #define WIRE_ERR_STATUS "status"               /* completion status not OK */
 #define WIRE_ERR_TIMEOUT "timeout"             /* request older than watchdog_ms */
 #define WIRE_ERR_DOUBLE "double_completion"    /* request completed twice / id not in flight */

@@ -80,6 +80,8 @@ static void test_bad_flags_are_named(void **state)
     expect_bad((const char *[]){ "--smp", NULL }, "needs a value");
     expect_bad((const char *[]){ "stray", NULL }, "unexpected argument 'stray'");
     expect_bad((const char *[]){ "--seed", "-1", NULL }, "--seed: bad value '-1'");
+    expect_bad((const char *[]){ "--inject", "overwrite-block=bits", NULL },
+               "--inject: bad pattern 'bits': expected overwrite-block=flip|random|zeroes|other-lba|old-gen|other-disk");
 }
 
 static void test_validate_catches_combinations(void **state)
@@ -104,7 +106,7 @@ static void test_reproducer_repeats_the_run(void **state)
     struct vqh_err err;
     char line[2048], *argv[64], *save;
     const char *a[] = { "--boot", "pvh", "--kernel", "/etc/hostname", "--seed", "99", "--cancel-every", "3",
-                        "--guest-config", "rate=5;mode=poll", NULL };
+                        "--guest-config", "rate=5;mode=poll", "--inject", "overwrite-block=old-gen", NULL };
     assert_int_equal(parse(&o, "migrate", a, &err), 0);
     assert_true(opts_validate(&o, &err));
     opts_reproducer(&o, line, sizeof(line));
@@ -122,6 +124,8 @@ static void test_reproducer_repeats_the_run(void **state)
     assert_int_equal(again.cancel_every, 3);
     assert_int_equal(again.boot, BOOT_PVH);
     assert_string_equal(again.guest_config, "rate=5;mode=poll");
+    assert_string_equal(again.inject, "overwrite-block");
+    assert_string_equal(again.inject_pattern, "old-gen");
 }
 
 int main(void)

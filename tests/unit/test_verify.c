@@ -204,7 +204,7 @@ static void test_misdirected_other_disk(void **state)
     blk_fill(blk(s, BASE), 4096, &st);
     blk(s, BASE)[3000] ^= 1; /* also corrupt: the foreign header still decides */
     assert_false(sim_read(s, BASE, 1));
-    assert_bad(s, VERIFY_MISDIRECTED, WIRE_ERR_MISDIRECTED, 0, 1);
+    assert_bad(s, VERIFY_MISDIRECTED_DISK, WIRE_ERR_MISDIRECTED_DISK, 0, 1);
     assert_int_equal(s->res.found.disk_tag, st.disk_tag);
     assert_int_equal(s->res.found_status, BLK_BAD_PAYLOAD_CRC);
     assert_dumps(s, 28); /* the disk tag field */
@@ -229,7 +229,9 @@ static void test_stale_lost_write(void **state)
     assert_dumps(s, 24); /* the generation field */
 }
 
-static void test_stale_other_run(void **state)
+/* An earlier run's block where our write should be: what was there before it, so unwritten
+ * (not stale: no older generation of ours was ever there). */
+static void test_unwritten_other_run(void **state)
 {
     (void)state;
     struct sim *s = sim_new(512);
@@ -237,8 +239,14 @@ static void test_stale_other_run(void **state)
     struct blk_stamp st = {.seed = 1, .disk_tag = s->ctx.disk_tag, .lba = BASE, .gen = 1};
     blk_fill(blk(s, BASE), 512, &st); /* left by an earlier run with another seed */
     assert_false(sim_read(s, BASE, 1));
-    assert_bad(s, VERIFY_STALE, WIRE_ERR_STALE, 0, 1);
+    assert_bad(s, VERIFY_UNWRITTEN, WIRE_ERR_UNWRITTEN, 0, 1);
     assert_true(s->res.found.seed == 1);
+    /* even when that run wrote it for another disk or LBA: it was there before us */
+    st.disk_tag ^= 1;
+    st.lba = BASE + 3;
+    blk_fill(blk(s, BASE), 512, &st);
+    assert_false(sim_read(s, BASE, 1));
+    assert_bad(s, VERIFY_UNWRITTEN, WIRE_ERR_UNWRITTEN, 0, 1);
 }
 
 static void test_phantom_generation(void **state)
@@ -326,11 +334,21 @@ static void test_unwritten(void **state)
     assert_dumps(s, 0);
     assert_memory_equal(s->res.dump_expected, "VQHBLK01", 8);
 
-    for (int i = 0; i < 2048; i++) /* garbage without our magic: unwritten too */
+}
+
+/* Random bytes over a written block are corruption, not "unwritten": a fresh disk holds zeroes. */
+static void test_random_bytes_are_corrupt(void **state)
+{
+    (void)state;
+    struct sim *s = sim_new(2048);
+    sim_write(s, BASE, 3, EXPECT_GEN, 5, 50, ALL);
+    for (int i = 0; i < 2048; i++)
         blk(s, BASE + 1)[i] = (uint8_t)(i * 13 + 1);
     assert_false(sim_read(s, BASE, 3));
-    assert_bad(s, VERIFY_UNWRITTEN, WIRE_ERR_UNWRITTEN, 1, 1);
+    assert_bad(s, VERIFY_CORRUPT, WIRE_ERR_CORRUPT, 1, 1);
+    assert_true(s->res.lba == BASE + 1);
     assert_int_equal(s->res.found_status, BLK_NO_HEADER);
+    assert_dumps(s, 0);
 }
 
 static void test_first_bad_block_and_count(void **state)
@@ -421,6 +439,7 @@ static void test_class_names(void **state)
     assert_null(verify_class_name(VERIFY_OK));
     assert_string_equal(verify_class_name(VERIFY_TORN), WIRE_ERR_TORN);
     assert_string_equal(verify_class_name(VERIFY_UNWRITTEN), "unwritten");
+    assert_string_equal(verify_class_name(VERIFY_MISDIRECTED_DISK), "misdirected_disk");
     struct verify_ctx bad = {.seed = 1, .disk_tag = 1, .blk_size = 100};
     struct verify_result r;
     struct expect_snap sn = {0};
@@ -439,12 +458,13 @@ int main(void)
         cmocka_unit_test(test_misdirected_other_lba),
         cmocka_unit_test(test_misdirected_other_disk),
         cmocka_unit_test(test_stale_lost_write),
-        cmocka_unit_test(test_stale_other_run),
+        cmocka_unit_test(test_unwritten_other_run),
         cmocka_unit_test(test_phantom_generation),
         cmocka_unit_test(test_phantom_writer),
         cmocka_unit_test(test_torn_write),
         cmocka_unit_test(test_nonzero_after_write_zeroes),
         cmocka_unit_test(test_unwritten),
+        cmocka_unit_test(test_random_bytes_are_corrupt),
         cmocka_unit_test(test_first_bad_block_and_count),
         cmocka_unit_test(test_inflight_accepts_old_new_or_mix),
         cmocka_unit_test(test_inflight_zeroes),

@@ -348,9 +348,9 @@ static void test_unwritten(void **ctx)
 {
     (void)ctx;
     put_fill(12, 0);
-    put_fill(20, 0x77); /* garbage is unwritten too: no header at all */
+    put_fill(20, 0x77); /* garbage is not unwritten: a fresh disk holds zeroes */
     json_t *j = expect_fail("unwritten", 12, 2);
-    assert_error(j, 1, "unwritten", 20);
+    assert_error(j, 1, "corrupt", 20);
     json_decref(j);
 }
 
@@ -430,7 +430,7 @@ static void test_disk_selection(void **ctx)
     json_t *j;
     assert_int_equal(run(true, "--serial", "vqh1", NULL), VERIFY_IMAGE_FAIL);
     j = report();
-    assert_int_equal(jint(j, "classes", "misdirected"), 4);
+    assert_int_equal(jint(j, "classes", "misdirected_disk"), 4);
     assert_int_equal(jint(j, "disk", NULL), 1);
     json_decref(j);
     assert_int_equal(run(true, "--disk", "1", NULL), VERIFY_IMAGE_FAIL);

@@ -1,5 +1,6 @@
 /* opts.c: flags of `vqhammer run` and `vqhammer migrate`, their defaults and checks. */
 #include "opts.h"
+#include "inject_block.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -302,7 +303,20 @@ static bool opts_one(struct vqh_opts *o, int c, const char *arg, struct vqh_err 
     case O_WORKDIR: return opts_path("--workdir", arg, o->workdir, sizeof(o->workdir), err);
     case O_QUIET: o->quiet = true; return true;
     case O_VERBOSE: o->verbose = true; return true;
-    case O_INJECT: return opts_word("--inject", arg, inject_words, o->inject, sizeof(o->inject), err);
+    case O_INJECT:
+        if (!strncmp(arg, "overwrite-block=", 16)) {
+            enum inject_pattern p;
+            if (!inject_pattern_parse(arg + 16, &p)) {
+                vqh_err_set(err, "--inject: bad pattern '%s': expected overwrite-block=%s", arg + 16,
+                            inject_pattern_list());
+                return false;
+            }
+            snprintf(o->inject_pattern, sizeof(o->inject_pattern), "%s", arg + 16);
+            snprintf(o->inject, sizeof(o->inject), "overwrite-block");
+            return true;
+        }
+        o->inject_pattern[0] = '\0';
+        return opts_word("--inject", arg, inject_words, o->inject, sizeof(o->inject), err);
     case O_INJECT_HOP: return opts_int("--inject-hop", arg, 1, 1000000, &o->inject_hop, err);
     }
     vqh_err_set(err, "internal: unhandled option %d", c);

@@ -77,6 +77,7 @@ struct vqh_opts {
     bool quiet, verbose;
     /* test hooks (documented as such) */
     char inject[32];              /* --inject abort-src|stop-dst|overwrite-block */
+    char inject_pattern[16];      /* --inject overwrite-block=PATTERN (inject_block.h); "" = flip */
     int inject_hop;               /* --inject-hop N: where the fault goes */
 };
 

@@ -67,7 +67,9 @@ void opts_usage(FILE *f, const char *command)
         "  --json FILE  --junit FILE  --qmp-log FILE\n"
         "  --quiet  --verbose\n"
         "Test hooks (to prove the detectors):\n"
-        "  --inject abort-src|stop-dst|overwrite-block|ram-diff  --inject-hop N\n"
+        "  --inject abort-src|stop-dst|overwrite-block[=PATTERN]|ram-diff  --inject-hop N\n"
+        "                         (PATTERN: flip (default), random, zeroes, other-lba, old-gen,\n"
+        "                         other-disk (needs two --disk): each a different data class)\n"
         "                         (ram-diff: with --check-ram, one byte of the destination's RAM dump\n"
         "                         is flipped before the comparison)\n\n"
         "Exit status: 0 PASS, 1 FAIL (a problem in QEMU or the data), 2 ERROR (setup, flags).\n");
@@ -169,7 +171,9 @@ void opts_reproducer(const struct vqh_opts *o, char *buf, size_t cap)
     opts_append(buf, cap, "--verify", o->verify);
     snprintf(num, sizeof(num), "%d:%d", o->min_gap_ms, o->max_gap_ms); opts_append(buf, cap, "--gap", num);
     if (o->inject[0] && strcmp(o->inject, "none")) {
-        opts_append(buf, cap, "--inject", o->inject);
+        char inj[64];
+        snprintf(inj, sizeof(inj), "%s%s%s", o->inject, o->inject_pattern[0] ? "=" : "", o->inject_pattern);
+        opts_append(buf, cap, "--inject", inj);
         snprintf(num, sizeof(num), "%d", o->inject_hop); opts_append(buf, cap, "--inject-hop", num);
     }
 }

@@ -5,8 +5,10 @@
 #include "session.h"
 
 /*
- * With the guest quiesced: stop the VM (QMP stop), flip payload bytes of one block the guest wrote
- * (found by its header, from a seeded offset), then cont. *lba gets the block's address.
+ * With the guest quiesced: stop the VM (QMP stop), overwrite one block of the first data disk that
+ * the guest wrote (found by its header, from a seeded offset) with --inject
+ * overwrite-block=PATTERN's block (inject_block.h; flip by default), then cont. *lba gets the
+ * block's address.
  */
 bool inject_overwrite_block(struct session *s, struct vm *v, uint64_t seed, uint64_t *lba, struct vqh_err *err);
 

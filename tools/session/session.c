@@ -1,5 +1,6 @@
 /* session.c: setting up a run, carrying the guest between QEMUs, and ending with a verdict. */
 #include "session.h"
+#include "abspath.h"
 #include "accel.h"
 
 #include <errno.h>
@@ -48,9 +49,10 @@ static bool session_prepare_disk(struct session *s, int i, struct vqh_err *err)
     char *path = s->disk_paths[i];
     if (s->o->ndisks) {
         struct stat st;
-        if (!realpath(s->o->disk[i], path)) {
+        if (!abspath_resolve(s->o->disk[i], path, OPTS_PATH_MAX)) {
             if (errno != ENOENT) {
-                vqh_err_set(err, "--disk %s: %s", s->o->disk[i], strerror(errno));
+                vqh_err_set(err, "--disk %s: %s%s", s->o->disk[i], strerror(errno),
+                            errno == ENAMETOOLONG ? " (its absolute path must be shorter than 1024 characters)" : "");
                 return false;
             }
             snprintf(path, OPTS_PATH_MAX, "%s", s->o->disk[i]);
@@ -75,10 +77,11 @@ static bool session_prepare_disk(struct session *s, int i, struct vqh_err *err)
         return false;
     }
     close(fd);
-    if (path[0] != '/') {
-        char abs[OPTS_PATH_MAX];
-        if (realpath(path, abs))
-            snprintf(path, OPTS_PATH_MAX, "%s", abs);
+    /* QEMU starts in the run directory: it needs the absolute path. */
+    if (path[0] != '/' && !abspath_resolve(path, path, OPTS_PATH_MAX)) {
+        vqh_err_set(err, "the data disk %s: %s%s", path, strerror(errno),
+                    errno == ENAMETOOLONG ? " (its absolute path must be shorter than 1024 characters)" : "");
+        return false;
     }
     return true;
 }

@@ -97,6 +97,18 @@ static void test_validate_catches_combinations(void **state)
     assert_int_equal(parse(&o, "migrate", b, &err), 0);
     assert_false(opts_validate(&o, &err));
     assert_non_null(strstr(err.msg, "cannot be combined"));
+    /* UEFI: the ESP is the guest's eighth virtio-blk disk, so 8 data disks cannot all be seen */
+    const char *c[] = { "--boot", "uefi", "--esp", "/etc/hostname", "--ovmf-code", "/etc/hostname",
+                        "--ovmf-vars", "/etc/hostname", "--disk", "a", "--disk", "b", "--disk", "c",
+                        "--disk", "d", "--disk", "e", "--disk", "f", "--disk", "g", "--disk", "h", NULL };
+    assert_int_equal(parse(&o, "migrate", c, &err), 0);
+    assert_false(opts_validate(&o, &err));
+    assert_non_null(strstr(err.msg, "with --boot uefi at most 7 data disks"));
+    c[1] = "pvh";
+    c[2] = "--kernel"; /* PVH: all 8 are data disks */
+    assert_int_equal(parse(&o, "migrate", c, &err), 0);
+    assert_true(opts_validate(&o, &err));
+    assert_int_equal(o.ndisks, 8);
 }
 
 static void test_reproducer_repeats_the_run(void **state)

@@ -400,6 +400,12 @@ bool opts_validate(struct vqh_opts *o, struct vqh_err *err)
             !opts_readable("OVMF variables template", "--ovmf-vars", o->ovmf_vars, err))
             return false;
     }
+    if (o->boot == BOOT_UEFI && o->ndisks > OPTS_MAX_DISKS_UEFI) {
+        vqh_err_set(err, "--disk given %d times: with --boot uefi at most %d data disks (the ESP is a "
+                    "virtio-blk disk too and the guest drives %d in all); drop one or use --boot pvh",
+                    o->ndisks, OPTS_MAX_DISKS_UEFI, OPTS_MAX_DISKS);
+        return false;
+    }
     if (o->postcopy && o->multifd) {
         vqh_err_set(err, "--postcopy and --multifd cannot be combined in QEMU 7.2: drop one");
         return false;

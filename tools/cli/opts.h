@@ -10,7 +10,8 @@
 #include <stdint.h>
 #include "err.h"
 
-#define OPTS_MAX_DISKS 8
+#define OPTS_MAX_DISKS 8 /* the guest drives 8 virtio-blk disks (STRESS_MAX_DISKS) */
+#define OPTS_MAX_DISKS_UEFI (OPTS_MAX_DISKS - 1) /* UEFI: the ESP takes one of them */
 #define OPTS_PATH_MAX 1024
 
 enum opts_boot { BOOT_UEFI = 0, BOOT_PVH = 1 };

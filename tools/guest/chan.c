@@ -197,14 +197,17 @@ void chan_pump(struct chan *c, int timeout_ms)
     fflush(c->merged);
 }
 
-bool chan_command(struct chan *c, struct vm *v, const char *line, const char *cmd, int timeout_ms,
-                  json_t **reply, struct vqh_err *err)
+/* idle_ms: with `moving`, the wait lasts while progress messages show the operation count
+ * rising, and fails only after idle_ms without a rise; else it is a plain deadline. */
+static bool chan_command_wait(struct chan *c, struct vm *v, const char *line, const char *cmd, int timeout_ms,
+                              bool moving, json_t **reply, struct vqh_err *err)
 {
-    uint64_t after = c->last_seq;
+    uint64_t after = c->last_seq, seen_seq = c->progress_seq;
+    uint64_t ops = c->progress ? chan_total_ops(c->progress) : 0;
     struct vqh_err why;
     if (!vm_send(v, line, err))
         return false;
-    int64_t deadline = clock_now_ms() + timeout_ms;
+    int64_t start = clock_now_ms(), deadline = start + timeout_ms;
     for (;;) {
         chan_pump(c, 50);
         if (c->reply && c->reply_seq > after) {
@@ -215,6 +218,13 @@ bool chan_command(struct chan *c, struct vm *v, const char *line, const char *cm
                 return true;
             }
         }
+        if (moving && c->progress && c->progress_seq > seen_seq) {
+            uint64_t now_ops = chan_total_ops(c->progress);
+            seen_seq = c->progress_seq;
+            if (now_ops > ops)
+                deadline = clock_now_ms() + timeout_ms;
+            ops = now_ops;
+        }
         if (c->panic) {
             vqh_err_set(err, "the guest panicked while running '%s'", cmd);
             return false;
@@ -224,10 +234,27 @@ bool chan_command(struct chan *c, struct vm *v, const char *line, const char *cm
             return false;
         }
         if (clock_now_ms() > deadline) {
-            vqh_err_set(err, "the guest did not answer '%s' within %d ms (on %s)", cmd, timeout_ms, v->label);
+            if (moving)
+                vqh_err_set(err, "the guest did not answer '%s' (on %s) and made no progress for %d ms "
+                            "(%lld ms since it was sent)", cmd, v->label, timeout_ms,
+                            (long long)(clock_now_ms() - start));
+            else
+                vqh_err_set(err, "the guest did not answer '%s' within %d ms (on %s)", cmd, timeout_ms, v->label);
             return false;
         }
     }
+}
+
+bool chan_command(struct chan *c, struct vm *v, const char *line, const char *cmd, int timeout_ms,
+                  json_t **reply, struct vqh_err *err)
+{
+    return chan_command_wait(c, v, line, cmd, timeout_ms, false, reply, err);
+}
+
+bool chan_command_moving(struct chan *c, struct vm *v, const char *line, const char *cmd, int idle_ms,
+                         json_t **reply, struct vqh_err *err)
+{
+    return chan_command_wait(c, v, line, cmd, idle_ms, true, reply, err);
 }
 
 json_t *chan_queue_ops(const json_t *msg)

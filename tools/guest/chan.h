@@ -57,6 +57,13 @@ void chan_pump(struct chan *c, int timeout_ms);
  */
 bool chan_command(struct chan *c, struct vm *v, const char *line, const char *cmd, int timeout_ms,
                   json_t **reply, struct vqh_err *err);
+/*
+ * The same for a long command (a full verification pass over a big disk): it may take as long as
+ * it needs while the guest's progress messages show operations completing; it fails when idle_ms
+ * pass without that (or on a dead QEMU or a panic).
+ */
+bool chan_command_moving(struct chan *c, struct vm *v, const char *line, const char *cmd, int idle_ms,
+                         json_t **reply, struct vqh_err *err);
 /* Wait for a progress message newer than seq whose per-queue ops all exceed `before` (may be
  * NULL: any newer progress). */
 bool chan_wait_progress(struct chan *c, struct vm *v, uint64_t seq, const json_t *before, int timeout_ms,

@@ -97,6 +97,18 @@ static void test_validate_catches_combinations(void **state)
     assert_int_equal(parse(&o, "migrate", b, &err), 0);
     assert_false(opts_validate(&o, &err));
     assert_non_null(strstr(err.msg, "cannot be combined"));
+    /* --guest-config goes through the guest's parser before anything boots */
+    const char *g[] = { "--boot", "pvh", "--kernel", "/etc/hostname", "--guest-config", "rate=5;bogus=1", NULL };
+    assert_int_equal(parse(&o, "migrate", g, &err), 0);
+    assert_false(opts_validate(&o, &err));
+    assert_non_null(strstr(err.msg, "--guest-config 'rate=5;bogus=1': unknown key 'bogus'"));
+    g[5] = "min_blocks=9;max_blocks=2";
+    assert_int_equal(parse(&o, "migrate", g, &err), 0);
+    assert_false(opts_validate(&o, &err));
+    assert_non_null(strstr(err.msg, "min_blocks"));
+    g[5] = "min_blocks=2;max_blocks=9 mix_discard=0";
+    assert_int_equal(parse(&o, "migrate", g, &err), 0);
+    assert_true(opts_validate(&o, &err));
     /* UEFI: the ESP is the guest's eighth virtio-blk disk, so 8 data disks cannot all be seen */
     const char *c[] = { "--boot", "uefi", "--esp", "/etc/hostname", "--ovmf-code", "/etc/hostname",
                         "--ovmf-vars", "/etc/hostname", "--disk", "a", "--disk", "b", "--disk", "c",

@@ -1,6 +1,7 @@
 /* opts.c: flags of `vqhammer run` and `vqhammer migrate`, their defaults and checks. */
 #include "opts.h"
 #include "inject_block.h"
+#include "config.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -399,6 +400,17 @@ bool opts_validate(struct vqh_opts *o, struct vqh_err *err)
             !opts_readable("OVMF code", "--ovmf-code", o->ovmf_code, err) ||
             !opts_readable("OVMF variables template", "--ovmf-vars", o->ovmf_vars, err))
             return false;
+    }
+    if (o->guest_config[0]) {
+        /* The guest's own parser, here: a bad key is a flag error now, not a failed run later. */
+        struct config cfg;
+        struct config_error ce;
+        config_defaults(&cfg);
+        if (!config_parse(&cfg, o->guest_config, strlen(o->guest_config), &ce) || !config_validate(&cfg, &ce)) {
+            vqh_err_set(err, "--guest-config '%s': %s (see the README's \"Guest configuration\")",
+                        o->guest_config, ce.message);
+            return false;
+        }
     }
     if (o->boot == BOOT_UEFI && o->ndisks > OPTS_MAX_DISKS_UEFI) {
         vqh_err_set(err, "--disk given %d times: with --boot uefi at most %d data disks (the ESP is a "

@@ -1,0 +1,276 @@
+/*
+ * test_fuzz_guestlog.c: the guest's serial lines, fuzzed (tests/unit/fuzz.h). Two QEMUs carry one
+ * guest (overlapping at the migration); between its messages come garbage lines, cut copies of
+ * messages, oversized lines, NULs and firmware noise before the prefix; everything arrives in
+ * random chunks, the two streams interleaved. Nothing may crash, and every intact message must come
+ * out of the merger exactly once, in order, with its text: nothing lost, nothing invented.
+ * Then single lines, mutated: the parser either returns a message (an object with a string type)
+ * or a clear error.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz.h"
+#include "guestlog.h"
+
+#define NMSG 40
+#define STREAM_MAX (1 << 20)
+
+struct sink {
+    struct guestlog_merge *m;
+    const char *source;
+    unsigned long bad, msgs;
+};
+
+static void sink_line(void *arg, const struct guestlog_line *line)
+{
+    struct sink *k = arg;
+    struct guestlog_msg *msg = NULL;
+    struct vqh_err err = { "" };
+    switch (guestlog_parse_line(line, k->source, &msg, &err)) {
+    case GUESTLOG_MSG:
+        assert_non_null(msg);
+        assert_true(json_is_object(msg->obj));
+        assert_non_null(msg->type);
+        k->msgs++;
+        guestlog_merge_add(k->m, msg);
+        break;
+    case GUESTLOG_BAD:
+        assert_true(err.msg[0] != '\0');
+        k->bad++;
+        break;
+    case GUESTLOG_NOISE:
+        break;
+    }
+}
+
+struct stream {
+    uint8_t *buf;
+    size_t len, pos;
+};
+
+static void put(struct stream *s, const void *p, size_t n)
+{
+    assert_true(s->len + n <= STREAM_MAX);
+    memcpy(s->buf + s->len, p, n);
+    s->len += n;
+}
+
+static void message_text(unsigned seq, char *out, size_t cap)
+{
+    snprintf(out, cap, "{\"type\":\"progress\",\"n\":%u,\"s\":\"m%u\\u0041\",\"a\":[1,{\"b\":null}]}", seq,
+             seq * 7);
+}
+
+/* Garbage before a message: whole lines, never a valid message, never "VQH1 " + valid. */
+static void garbage(struct fuzz *f, struct stream *s, unsigned seq)
+{
+    uint8_t junk[9000];
+    char text[256], line[300];
+    size_t n;
+    switch (fuzz_below(f, 6)) {
+    case 0: /* random bytes, NULs included */
+        n = fuzz_below(f, 300);
+        for (size_t i = 0; i < n; i++) {
+            junk[i] = (uint8_t)fuzz_next(f);
+            if (junk[i] == '\n')
+                junk[i] = 0;
+        }
+        put(s, junk, n);
+        put(s, "\n", 1);
+        break;
+    case 1: { /* a message cut short (its JSON incomplete) */
+        message_text(seq, text, sizeof(text));
+        int len = snprintf(line, sizeof(line), "VQH1 %u %s", seq, text);
+        put(s, line, fuzz_below(f, (size_t)len - 1));
+        put(s, "\n", 1);
+        break;
+    }
+    case 2: /* oversized */
+        n = 4000 + fuzz_below(f, 5000);
+        memset(junk, 'x', n);
+        if (fuzz_below(f, 2))
+            memcpy(junk + fuzz_below(f, n - 10), "VQH1 9", 6);
+        put(s, junk, n);
+        put(s, "\n", 1);
+        break;
+    case 3: { /* a mutated message: bad JSON, or a different text: then under a seq never used */
+        message_text(seq, text, sizeof(text));
+        n = (size_t)snprintf((char *)junk, sizeof(junk), "VQH1 %u %s", seq, text);
+        n = fuzz_mutate(f, junk, n, 600, (const char *const[]){ "VQH1 ", "\"type\"", "{", "}", NULL });
+        for (size_t i = 0; i < n; i++)
+            if (junk[i] == '\n')
+                junk[i] = ' ';
+        /* whatever survives must not parse as a message that competes with a real seq */
+        struct guestlog_line l = { (const char *)junk, n, false };
+        struct guestlog_msg *m = NULL;
+        junk[n] = 0;
+        if (guestlog_parse_line(&l, "probe", &m, NULL) == GUESTLOG_MSG) {
+            guestlog_msg_free(m);
+            break;
+        }
+        put(s, junk, n);
+        put(s, "\n", 1);
+        break;
+    }
+    case 4: /* firmware noise, then the message on the same line (added by the caller) */
+        put(s, "BdsDxe: loading Boot0001 ", 25);
+        return;
+    default:
+        break;
+    }
+}
+
+static void build(struct fuzz *f, struct stream *s, unsigned from, unsigned to)
+{
+    char text[256], line[320];
+    for (unsigned seq = from; seq <= to; seq++) {
+        if (fuzz_below(f, 2))
+            garbage(f, s, seq);
+        message_text(seq, text, sizeof(text));
+        int n = snprintf(line, sizeof(line), "VQH1 %u %s%s", seq, text, fuzz_below(f, 2) ? "\r\n" : "\n");
+        put(s, line, (size_t)n);
+    }
+    if (fuzz_below(f, 2)) /* the stream ends mid-line */
+        put(s, "VQH1 77", 7);
+}
+
+static void feed_some(struct fuzz *f, struct stream *s, struct guestlog_asm *a, struct sink *k)
+{
+    size_t n = 1 + fuzz_below(f, fuzz_below(f, 2) ? 16 : 3000);
+    if (n > s->len - s->pos)
+        n = s->len - s->pos;
+    guestlog_asm_feed(a, s->buf + s->pos, n, sink_line, k);
+    s->pos += n;
+}
+
+static void test_streams_lose_nothing(void **state)
+{
+    (void)state;
+    struct fuzz f = { fuzz_seed() };
+    struct stream s1 = { malloc(STREAM_MAX), 0, 0 }, s2 = { malloc(STREAM_MAX), 0, 0 };
+    struct guestlog_asm *a1 = malloc(sizeof(*a1)), *a2 = malloc(sizeof(*a2));
+    assert_non_null(s1.buf);
+    assert_non_null(s2.buf);
+    unsigned long bad = 0, dups = 0;
+    for (int iter = 0; iter < 2000; iter++) {
+        struct guestlog_merge *m = guestlog_merge_new(1);
+        struct sink k1 = { m, "vm1", 0, 0 }, k2 = { m, "vm2", 0, 0 };
+        /* vm1 carries 1..hi, vm2 lo..NMSG: they overlap around the migration */
+        unsigned hi = 1 + (unsigned)fuzz_below(&f, NMSG), lo = 1 + (unsigned)fuzz_below(&f, hi + 1);
+        s1.len = s1.pos = s2.len = s2.pos = 0;
+        build(&f, &s1, 1, hi);
+        build(&f, &s2, lo, NMSG);
+        guestlog_asm_init(a1);
+        guestlog_asm_init(a2);
+        guestlog_merge_open(m, "vm1");
+        guestlog_merge_open(m, "vm2");
+        while (s1.pos < s1.len || s2.pos < s2.len) {
+            if (s1.pos < s1.len && (s2.pos == s2.len || fuzz_below(&f, 2)))
+                feed_some(&f, &s1, a1, &k1);
+            else
+                feed_some(&f, &s2, a2, &k2);
+        }
+        guestlog_asm_finish(a1, sink_line, &k1);
+        guestlog_asm_finish(a2, sink_line, &k2);
+        guestlog_merge_close(m, "vm1");
+        guestlog_merge_close(m, "vm2");
+        unsigned next = 1;
+        struct guestlog_event ev;
+        while (guestlog_merge_next(m, &ev)) {
+            if (ev.kind == GUESTLOG_EV_MSG) {
+                char want[256];
+                message_text(next, want, sizeof(want));
+                if (ev.msg->seq != next || strcmp(ev.msg->text, want))
+                    fail_msg("seed 0x%llx iteration %d: got seq %llu '%s', expected %u '%s'",
+                             (unsigned long long)fuzz_seed(), iter, (unsigned long long)ev.msg->seq,
+                             ev.msg->text, next, want);
+                next++;
+            } else if (ev.kind == GUESTLOG_EV_DUP) {
+                dups++;
+            } else {
+                fail_msg("seed 0x%llx iteration %d: unexpected event: %s", (unsigned long long)fuzz_seed(), iter,
+                         ev.detail);
+            }
+            guestlog_event_clear(&ev);
+        }
+        if (next != NMSG + 1)
+            fail_msg("seed 0x%llx iteration %d: %u of %d messages came out", (unsigned long long)fuzz_seed(), iter,
+                     next - 1, NMSG);
+        guestlog_merge_free(m);
+        bad += k1.bad + k2.bad;
+    }
+    /* the fuzz reached what it is for: bad lines and overlapping sources */
+    assert_true(bad > 1000);
+    assert_true(dups > 1000);
+    free(s1.buf);
+    free(s2.buf);
+    free(a1);
+    free(a2);
+}
+
+/* Single lines, mutated from messages: a message or a clear error, never a crash. */
+static void test_lines_parse_or_say_why(void **state)
+{
+    (void)state;
+    struct fuzz f = { fuzz_seed() ^ 1 };
+    static const char *const seeds[] = {
+        "VQH1 1 {\"type\":\"hello\",\"wire\":1,\"disks\":[{\"serial\":\"vqh0\",\"blk_size\":512}]}",
+        "VQH1 18446744073709551615 {\"type\":\"x\"}",
+        "noise VQH1 2 {\"type\":\"error\",\"class\":\"corrupt\",\"found\":{\"lba\":1}}",
+        "VQH1 3 {\"type\":\"reply\",\"cmd\":\"verify\",\"ok\":true}",
+        "VQH1 4 []",
+        "VQH1 5 {\"type\":7}",
+    };
+    static const char *const dict[] = { "VQH1 ", " 0 ", "99999999999999999999999", "\"type\"", "null",
+                                        "\\u0000", "{", "}", "[", "\"", NULL };
+    uint8_t buf[WIRE_LINE_MAX + 64];
+    unsigned long kinds[3] = { 0 };
+    for (int iter = 0; iter < 100000; iter++) {
+        const char *seed = seeds[fuzz_below(&f, sizeof(seeds) / sizeof(seeds[0]))];
+        size_t n = strlen(seed);
+        memcpy(buf, seed, n);
+        n = fuzz_mutate(&f, buf, n, WIRE_LINE_MAX - 1, dict);
+        buf[n] = 0;
+        struct guestlog_line l = { (const char *)buf, n, fuzz_below(&f, 8) == 0 };
+        struct guestlog_msg *m = NULL;
+        struct vqh_err err = { "" };
+        enum guestlog_parse r = guestlog_parse_line(&l, "vm1-with-a-long-label", &m, &err);
+        kinds[r]++;
+        switch (r) {
+        case GUESTLOG_MSG:
+            assert_true(json_is_object(m->obj));
+            assert_true(json_is_string(json_object_get(m->obj, "type")));
+            assert_string_equal(m->type, json_string_value(json_object_get(m->obj, "type")));
+            assert_true(strlen(m->source) < GUESTLOG_SOURCE_MAX);
+            guestlog_msg_free(m);
+            break;
+        case GUESTLOG_BAD:
+            assert_null(m);
+            assert_true(strlen(err.msg) > 0);
+            break;
+        case GUESTLOG_NOISE:
+            assert_null(m);
+            assert_null(memmem(buf, n, WIRE_PREFIX, strlen(WIRE_PREFIX)));
+            break;
+        }
+    }
+    assert_true(kinds[GUESTLOG_MSG] > 1000 && kinds[GUESTLOG_BAD] > 1000 && kinds[GUESTLOG_NOISE] > 100);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_streams_lose_nothing),
+        cmocka_unit_test(test_lines_parse_or_say_why),
+    };
+    return cmocka_run_group_tests_name("fuzz_guestlog", tests, NULL, NULL);
+}

@@ -140,7 +140,7 @@ static void fmt_expected(struct fmt *f, const struct cfg_key *k)
     case CFG_STR:
         fmt_s(f, "1 to ");
         fmt_u64(f, CONFIG_STR_MAX - 1);
-        fmt_s(f, " characters");
+        fmt_s(f, " printable ASCII characters");
         break;
     case CFG_ENUM:
         fmt_s(f, "one of ");
@@ -278,6 +278,14 @@ static bool set_value(struct config *cfg, const struct cfg_key *k, const char *v
         if (vlen > CONFIG_STR_MAX - 1) {
             err_value(err, line, k, val, vlen, "too long");
             return false;
+        }
+        /* It is compared with device serials and printed in hello (pure ASCII JSON): printable
+         * ASCII only, so what the guest matches is what the host reads back. */
+        for (size_t i = 0; i < vlen; i++) {
+            if ((unsigned char)val[i] < 0x21 || (unsigned char)val[i] > 0x7e) {
+                err_value(err, line, k, val, vlen, "not printable ASCII");
+                return false;
+            }
         }
         memcpy(field, val, vlen);
         field[vlen] = '\0';

@@ -142,6 +142,32 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tools/bench/bench.sh
 
+# Long fuzz runs of the parsers of outside input (libFuzzer, clang): `make fuzz` runs each target in
+# tests/fuzz/ for FUZZ_SECONDS, its corpus kept in build/fuzz/corpus-NAME. The seeded, bounded
+# versions are unit tests (tests/unit/test_fuzz_*.c) and run in `make test`.
+FUZZ_SECONDS ?= 60
+FUZZ_CC     := clang
+FUZZ_CFLAGS := $(filter-out -Werror -Wno-format-truncation,$(HCFLAGS)) -Wno-unknown-warning-option \
+               -fsanitize=address,undefined -fno-omit-frame-pointer
+FUZZ_OBJ    := $(patsubst %.c,$(BUILD)/fuzzobj/%.o,$(PURE_C) $(TOOLS_C))
+FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+$(BUILD)/fuzzobj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ)
+	@mkdir -p $(dir $@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(HOST_LIBS)
+
+.PHONY: fuzz
+.SECONDARY: $(FUZZ_OBJ)
+fuzz:
+	$(Q)command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz needs clang (libFuzzer): apt-get install clang"; exit 2; }
+	$(Q)$(MAKE) --no-print-directory $(FUZZ_BINS)
+	$(Q)for f in $(FUZZ_BINS); do mkdir -p $$f.corpus && echo "== $$f ($(FUZZ_SECONDS) s)" && \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=8192 $$f.corpus || exit 1; done
+
 clean:
 	rm -rf $(BUILD)
 

@@ -46,7 +46,7 @@ static const uint8_t *ramcheck_map(const char *path, size_t size, struct vqh_err
 static bool ramcheck_flip(const char *path, struct vqh_err *err)
 {
     int fd = open(path, O_RDWR | O_CLOEXEC);
-    uint8_t byte;
+    uint8_t byte = 0;
     const off_t at = 0x123456; /* inside the first 2 MiB of any guest */
     bool ok = fd >= 0 && pread(fd, &byte, 1, at) == 1;
     byte ^= 0x5a;

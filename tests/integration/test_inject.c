@@ -3,7 +3,8 @@
  * stopped (`--inject overwrite-block=PATTERN`), is reported by the guest with its own class and
  * the right LBA: random bytes are corrupt, zeroes unwritten, another LBA's block misdirected, an
  * older generation stale, the other disk's block misdirected_disk. One short PVH run per pattern
- * (two 2 MiB disks, one migration); discards are off because a discarded block accepts anything.
+ * (two 2 MiB disks, one migration), discards included: the injection picks only blocks the guest's
+ * table (its `state` reply) says hold exactly what is there, never a discarded one.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -60,7 +61,7 @@ static json_t *run_pattern(const char *pattern, const char *cls)
     snprintf(inj, sizeof(inj), "overwrite-block=%s", pattern);
     const char *args[] = { "migrate", "--boot", "pvh", "--accel", "tcg", "--smp", "2", "--mem", "128",
                            "--queues", "2", "--disk-size", "2M", "--disk", d0, "--disk", d1,
-                           "--guest-config", "mix_discard=0", "--migrations", "1", "--gap", "300:500",
+                           "--migrations", "1", "--gap", "300:500",
                            "--seed", "11", "--inject", inj, "--json", js, NULL };
     assert_int_equal(harness_tool(args, out, 120000), 1);
     char *text = harness_slurp(out);

@@ -2,6 +2,7 @@
 #include "inject.h"
 #include "blockfmt.h"
 #include "inject_block.h"
+#include "verify_image.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -56,6 +57,44 @@ static bool inject_read(const struct inject_disk_file *f, uint64_t lba, uint32_t
     return pread(f->fd, buf, (size_t)n * bs, (off_t)(lba * bs)) == (ssize_t)((size_t)n * bs);
 }
 
+/*
+ * Does the guest's table say block b holds exactly the block found (GEN, that generation, that
+ * writer)? Only then will its verification read it and judge it: a block it discarded keeps its
+ * old data (QEMU's default discard=ignore) but the guest accepts anything there.
+ */
+static bool inject_expected(const struct verify_image_state *st, uint64_t b, const struct blk_hdr *h)
+{
+    size_t lo = 0, hi = st->nruns;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const struct expect_run *r = &st->runs[mid];
+        if (b < r->lba)
+            hi = mid;
+        else if (b >= r->lba + r->count)
+            lo = mid + 1;
+        else
+            return r->state == EXPECT_GEN && r->gen == h->gen && r->tag.writer_q == h->writer_q &&
+                   r->tag.req_seq == h->req_seq;
+    }
+    return false;
+}
+
+/* The guest's expected-state table of the first data disk, through its `state` command. */
+static bool inject_state(struct session *s, struct vm *v, struct verify_image_state *st, struct vqh_err *err)
+{
+    struct vqh_err why;
+    if (!chan_command(s->chan, v, WIRE_CMD_STATE "\n", WIRE_REPLY_STATE_END, 60000, NULL, &why)) {
+        vqh_err_set(err, "inject: the guest's state table: %s", why.msg);
+        return false;
+    }
+    const char *log = rundir_path(s->rd, "serial-merged.log");
+    if (!verify_image_load_state(log, "vqh0", -1, st, &why)) {
+        vqh_err_set(err, "inject: the guest's state table: %s", why.msg);
+        return false;
+    }
+    return true;
+}
+
 /* A valid block of ours at another LBA of the same disk, for other-lba. */
 static bool inject_donor_lba(const struct inject_disk_file *f, uint64_t lba, uint64_t start, uint32_t bs,
                              uint64_t seed, uint8_t *donor)
@@ -74,8 +113,8 @@ static bool inject_donor_lba(const struct inject_disk_file *f, uint64_t lba, uin
  * Find a block that fits the pattern (from a seeded start) and overwrite it; *lba gets it.
  * win holds 2 INJECT_WRITE_SPAN + 1 blocks.
  */
-static bool inject_pick(struct session *s, enum inject_pattern p, uint64_t start, uint64_t *lba, uint8_t *win,
-                        struct vqh_err *err)
+static bool inject_pick(struct session *s, const struct verify_image_state *table, enum inject_pattern p,
+                        uint64_t start, uint64_t *lba, uint8_t *win, struct vqh_err *err)
 {
     uint32_t bs = inject_blk_size(s, "vqh0");
     uint64_t seed = inject_seed(s);
@@ -100,7 +139,8 @@ static bool inject_pick(struct session *s, enum inject_pattern p, uint64_t start
     ok = true;
     for (uint64_t k = 0; k < d0.nblocks && !done; k++) {
         uint64_t b = (start + k * 7919) % d0.nblocks;
-        if (!inject_read(&d0, b, 1, bs, cur) || blk_check(cur, bs, &h) != BLK_OK || h.seed != seed || h.lba != b)
+        if (!inject_read(&d0, b, 1, bs, cur) || blk_check(cur, bs, &h) != BLK_OK || h.seed != seed || h.lba != b ||
+            !inject_expected(table, b, &h))
             continue;
         uint64_t from = b > INJECT_WRITE_SPAN ? b - INJECT_WRITE_SPAN : 0;
         uint64_t to = MIN(d0.nblocks, b + INJECT_WRITE_SPAN + 1);
@@ -122,7 +162,7 @@ static bool inject_pick(struct session *s, enum inject_pattern p, uint64_t start
         done = true;
     }
     if (!done)
-        vqh_err_set(err, "inject %s: no block in %s fits (a valid block the guest wrote alone%s)",
+        vqh_err_set(err, "inject %s: no block in %s fits (a valid block the guest wrote alone and still expects%s)",
                     inject_pattern_name(p), s->disk_paths[0],
                     p == INJECT_OLD_GEN        ? ", written at least twice"
                     : p == INJECT_OTHER_DISK ? ", with a valid block at the same LBA of the second disk"
@@ -142,16 +182,23 @@ bool inject_overwrite_block(struct session *s, struct vm *v, uint64_t seed, uint
         vqh_err_set(err, "inject: unknown pattern '%s' (%s)", s->o->inject_pattern, inject_pattern_list());
         return false;
     }
-    json_t *r = qmp_cmd(v->qmp, "stop", NULL, s->o->qmp_timeout_ms, err);
-    if (!r)
+    /* The guest is quiesced: its table is final until resume. */
+    struct verify_image_state table;
+    if (!inject_state(s, v, &table, err))
         return false;
+    json_t *r = qmp_cmd(v->qmp, "stop", NULL, s->o->qmp_timeout_ms, err);
+    if (!r) {
+        verify_image_state_free(&table);
+        return false;
+    }
     json_decref(r);
     /* vm_stop drains every in-flight request, so nothing races with the write below. */
     uint8_t *win = malloc((size_t)(2 * INJECT_WRITE_SPAN + 1) * BLK_SIZE_MAX);
-    bool done = win && inject_pick(s, p, seed, lba, win, err);
+    bool done = win && inject_pick(s, &table, p, seed, lba, win, err);
     if (!win)
         vqh_err_set(err, "out of memory");
     free(win);
+    verify_image_state_free(&table);
     r = qmp_cmd(v->qmp, "cont", NULL, s->o->qmp_timeout_ms, done ? err : NULL);
     json_decref(r);
     if (done && r)

@@ -161,6 +161,29 @@ static void test_candidates(void **state)
     assert_int_equal(blk_check(out, BS, NULL), BLK_NO_HEADER);
 }
 
+/* Only blocks the guest's table says hold exactly that header: never a discarded one. */
+static void test_table_holds(void **state)
+{
+    (void)state;
+    const struct expect_run runs[] = {
+        {0, 8, EXPECT_GEN, 1, {1, 1}}, {8, 2, EXPECT_DISCARDED, 0, {0, 0}}, {10, 1, EXPECT_GEN, 2, {0, 5}},
+        {12, 4, EXPECT_ZERO, 0, {0, 0}}, {20, 1, EXPECT_FAILED, 0, {0, 0}},
+    };
+    struct blk_hdr h = {.gen = 1, .writer_q = 1, .req_seq = 1};
+    assert_true(inject_table_holds(runs, 5, 0, &h));
+    assert_true(inject_table_holds(runs, 5, 7, &h));
+    assert_false(inject_table_holds(runs, 5, 8, &h));  /* discarded: the old header stays */
+    assert_false(inject_table_holds(runs, 5, 11, &h)); /* not in the table */
+    assert_false(inject_table_holds(runs, 5, 20, &h)); /* failed write */
+    assert_false(inject_table_holds(runs, 5, 10, &h)); /* an older generation on disk */
+    h.gen = 2, h.writer_q = 0, h.req_seq = 5;
+    assert_true(inject_table_holds(runs, 5, 10, &h));
+    h.req_seq = 6;
+    assert_false(inject_table_holds(runs, 5, 10, &h)); /* another writer */
+    assert_false(inject_table_holds(runs, 0, 0, &h));
+    assert_false(inject_table_holds(runs, 5, UINT64_MAX, &h));
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -179,6 +202,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_each_pattern_gets_its_class),
         cmocka_unit_test(test_candidates),
+        cmocka_unit_test(test_table_holds),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests_name("inject_block", tests, setup, NULL);

@@ -57,28 +57,6 @@ static bool inject_read(const struct inject_disk_file *f, uint64_t lba, uint32_t
     return pread(f->fd, buf, (size_t)n * bs, (off_t)(lba * bs)) == (ssize_t)((size_t)n * bs);
 }
 
-/*
- * Does the guest's table say block b holds exactly the block found (GEN, that generation, that
- * writer)? Only then will its verification read it and judge it: a block it discarded keeps its
- * old data (QEMU's default discard=ignore) but the guest accepts anything there.
- */
-static bool inject_expected(const struct verify_image_state *st, uint64_t b, const struct blk_hdr *h)
-{
-    size_t lo = 0, hi = st->nruns;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        const struct expect_run *r = &st->runs[mid];
-        if (b < r->lba)
-            hi = mid;
-        else if (b >= r->lba + r->count)
-            lo = mid + 1;
-        else
-            return r->state == EXPECT_GEN && r->gen == h->gen && r->tag.writer_q == h->writer_q &&
-                   r->tag.req_seq == h->req_seq;
-    }
-    return false;
-}
-
 /* The guest's expected-state table of the first data disk, through its `state` command. */
 static bool inject_state(struct session *s, struct vm *v, struct verify_image_state *st, struct vqh_err *err)
 {
@@ -140,7 +118,7 @@ static bool inject_pick(struct session *s, const struct verify_image_state *tabl
     for (uint64_t k = 0; k < d0.nblocks && !done; k++) {
         uint64_t b = (start + k * 7919) % d0.nblocks;
         if (!inject_read(&d0, b, 1, bs, cur) || blk_check(cur, bs, &h) != BLK_OK || h.seed != seed || h.lba != b ||
-            !inject_expected(table, b, &h))
+            !inject_table_holds(table->runs, table->nruns, b, &h))
             continue;
         uint64_t from = b > INJECT_WRITE_SPAN ? b - INJECT_WRITE_SPAN : 0;
         uint64_t to = MIN(d0.nblocks, b + INJECT_WRITE_SPAN + 1);

@@ -55,6 +55,23 @@ bool inject_candidate(const uint8_t *win, uint32_t n, uint32_t idx, uint32_t bs,
     return true;
 }
 
+bool inject_table_holds(const struct expect_run *runs, size_t nruns, uint64_t lba, const struct blk_hdr *h)
+{
+    size_t lo = 0, hi = nruns;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const struct expect_run *r = &runs[mid];
+        if (lba < r->lba)
+            hi = mid;
+        else if (lba - r->lba >= r->count)
+            lo = mid + 1;
+        else
+            return r->state == EXPECT_GEN && r->gen == h->gen && r->tag.writer_q == h->writer_q &&
+                   r->tag.req_seq == h->req_seq;
+    }
+    return false;
+}
+
 bool inject_build(enum inject_pattern p, const uint8_t *cur, const uint8_t *donor, uint32_t bs,
                   uint64_t rng, uint8_t *out)
 {

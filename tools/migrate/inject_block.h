@@ -15,7 +15,11 @@
 #define VQH_INJECT_BLOCK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "blockfmt.h"
+#include "expect.h"
 
 enum inject_pattern {
     INJECT_FLIP = 0,
@@ -48,6 +52,14 @@ const char *inject_pattern_list(void);
  */
 bool inject_candidate(const uint8_t *win, uint32_t n, uint32_t idx, uint32_t bs,
                       enum inject_pattern p);
+
+/*
+ * Does the guest's table (its `state` runs, ascending) say block lba holds exactly the block whose
+ * header is h (GEN, that generation, that writer)? Only then will its verification read it and
+ * judge it: a block it discarded keeps its old data (QEMU's default discard=ignore), but the guest
+ * accepts anything there.
+ */
+bool inject_table_holds(const struct expect_run *runs, size_t nruns, uint64_t lba, const struct blk_hdr *h);
 
 /*
  * The replacement for cur (bs bytes) into out. donor: for other-lba a valid block of another LBA

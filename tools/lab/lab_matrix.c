@@ -356,8 +356,8 @@ static bool expand(struct lab_yaml *y, struct parsed *ps, struct lab_matrix *m, 
         size_t off = 0;
         for (int a = 0; a < LAB_NAXES; a++) {
             snprintf(c->axis[a], LAB_NAME_MAX, "%s", ps->ax[a].v[idx[a]]);
-            off += (size_t)snprintf(c->id + off, off < LAB_ID_MAX ? LAB_ID_MAX - off : 0, "%s%s%s",
-                                    a ? "+" : "", prefix[a], c->axis[a]);
+            off += (size_t)snprintf(off < LAB_ID_MAX ? c->id + off : NULL, off < LAB_ID_MAX ? LAB_ID_MAX - off : 0,
+                                    "%s%s%s", a ? "+" : "", prefix[a], ps->ax[a].v[idx[a]]);
         }
         c->build = bidx[idx[LAB_AX_BUILD]];
         c->smp = atoi(c->axis[LAB_AX_SMP]);
@@ -457,6 +457,9 @@ static bool parse_top(struct lab_yaml *y, struct lab_matrix *m, struct parsed *p
     }
     if (seed)
         m->seed = seed;
+    if (!ps->ax[LAB_AX_BUILD].n)   /* no build axis: every build */
+        for (int b = 0; b < m->nbuilds; b++)
+            snprintf(ps->ax[LAB_AX_BUILD].v[ps->ax[LAB_AX_BUILD].n++], LAB_NAME_MAX, "%s", m->builds[b].name);
     return check_rules(y, ps->exclude, "exclude", ps, err) && check_rules(y, ps->only, "only", ps, err);
 }
 
@@ -493,9 +496,6 @@ bool lab_matrix_load(struct lab_matrix *m, const char *path, uint64_t seed, stru
     bool ok = lab_yaml_load(&y, path, err);
     if (ok) {
         ok = parse_top(&y, m, ps, seed, err);
-        if (ok && !ps->ax[LAB_AX_BUILD].n)   /* no build axis: every build */
-            for (int b = 0; b < m->nbuilds; b++)
-                snprintf(ps->ax[LAB_AX_BUILD].v[ps->ax[LAB_AX_BUILD].n++], LAB_NAME_MAX, "%s", m->builds[b].name);
         ok = ok && expand(&y, ps, m, err);
         lab_yaml_free(&y);
     }

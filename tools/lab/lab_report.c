@@ -94,7 +94,9 @@ static bool junit_fill(FILE *f, void *ctx)
                      str(h, "kind"), str(h, "src"), str(h, "dst"));
             fprintf(f, "    <testcase classname=\"");
             report_xml_escape(f, str(c, "id"), true);
-            fprintf(f, "\" name=\"%s\" time=\"%.3f\">\n", name, json_integer_value(json_object_get(h, "total_ms")) / 1000.0);
+            fprintf(f, "\" name=\"");
+            report_xml_escape(f, name, true);
+            fprintf(f, "\" time=\"%.3f\">\n", json_integer_value(json_object_get(h, "total_ms")) / 1000.0);
             if (!json_is_true(json_object_get(h, "ok"))) {
                 fprintf(f, "      <failure message=\"");
                 report_xml_escape(f, str(h, "failure")[0] ? str(h, "failure") : str(h, "status"), true);

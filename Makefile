@@ -49,13 +49,13 @@ PURE_C  := $(wildcard kernel/config.c kernel/msg.c kernel/crc32c.c kernel/prng.c
 PURE_OBJ := $(patsubst %.c,$(BUILD)/host/%.o,$(PURE_C))
 TOOLS_C  := $(filter-out tools/cli/main.c,$(wildcard tools/*/*.c tools/*/*/*.c))
 TOOLS_OBJ := $(patsubst %.c,$(BUILD)/host/%.o,$(TOOLS_C))
-HOST_LIBS := -ljansson -lm
+HOST_LIBS := -ljansson -lm -lyaml -lsqlite3
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 INTEG_TESTS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(wildcard tests/integration/test_*.c))
 INTEG_HELPERS := $(filter-out tests/integration/test_%.c,$(wildcard tests/integration/*.c))
 
-.PHONY: all clean deps test test-unit test-integration run bench
+.PHONY: all clean deps test test-unit test-integration run bench lab-smoke
 $(BUILD)/guest/kernel/hello.o $(BUILD)/host/tools/report/report.o $(BUILD)/rel/tools/report/report.o: $(BUILD_ID_FILE)
 all: $(BUILD)/kernel.elf $(BUILD)/esp.img $(BUILD)/vqhammer $(UNIT_TESTS) $(INTEG_TESTS)
 
@@ -167,6 +167,14 @@ fuzz:
 	$(Q)$(MAKE) --no-print-directory $(FUZZ_BINS)
 	$(Q)for f in $(FUZZ_BINS); do mkdir -p $$f.corpus && echo "== $$f ($(FUZZ_SECONDS) s)" && \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=8192 $$f.corpus || exit 1; done
+
+# The lab's page script is linked into the binary (.incbin), which -MMD does not see.
+$(BUILD)/host/tools/lab/lab_html.o $(BUILD)/rel/tools/lab/lab_html.o: tools/lab/lab_html.js
+
+# The lab mode end to end on tests/lab/smoke.yaml: database, JUnit, TAP, JSON and HTML in build/lab/.
+lab-smoke: deps
+	$(Q)$(MAKE) --no-print-directory $(BUILD)/vqhammer $(BUILD)/kernel.elf $(BUILD)/esp.img
+	$(Q)$(BUILD)/vqhammer lab run tests/lab/smoke.yaml --root $(BUILD)/lab $(ARGS)
 
 clean:
 	rm -rf $(BUILD)

@@ -4,6 +4,9 @@
 # exact apt-get line and fails.
 set -u
 PKGS="gcc make binutils nasm gnu-efi mtools qemu-system-x86 qemu-utils ovmf gdb libjansson-dev libcmocka-dev pkg-config"
+# The lab mode (tools/lab/): matrix files, results database, the report's charts, its browser test,
+# and the single-node Slurm test.
+PKGS="$PKGS libyaml-dev libsqlite3-dev libjs-chart.js chromium slurm-wlm munge"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -6,5 +6,6 @@ int cmd_run(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int verify_image_main(int argc, char **argv);
+int cmd_lab(int argc, char **argv);   /* tools/lab/cmd_lab.c */
 
 #endif

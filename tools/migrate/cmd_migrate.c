@@ -200,7 +200,7 @@ static bool loop_hop(struct session *s, int index, uint64_t *rng)
         if (!health_vm_state(s, src, "postmigrate", 5000, &err) ||
             !health_vm_state(s, dst, "running", 10000, &err)) {
             /* A QMP that stops answering is a hang: take the backtraces before anything else. */
-            bool hang = strstr(err.msg, "timed out") != NULL;
+            bool hang = err.kind == VQH_ERR_TIMEOUT;
             session_fail(s, VERDICT_FAIL, "hop %d: %s%s", index, hang ? "hang: " : "", err.msg);
             if (hang) {
                 session_evidence_vm(s, src, "hang after migration");

@@ -10,6 +10,7 @@
 #include "inject.h"
 #include "knownbug.h"
 #include "migration.h"
+#include "modes.h"
 #include "ramcheck.h"
 #include "session.h"
 
@@ -231,6 +232,7 @@ static bool loop_hop(struct session *s, int index, uint64_t *rng)
         return false;
     }
     enum migration_outcome out = migration_run(s, dst, h, rng);
+    modes_end(s, h);
     bool ok = out != MIG_FAILED;
     if (out == MIG_COMPLETED) {
         uint64_t seq_done = s->chan->last_seq;
@@ -354,5 +356,6 @@ int cmd_migrate(int argc, char **argv)
             break;
     if (!s.failed)
         loop_finish(&s);
+    modes_run_verdict(&s);
     return session_end(&s);
 }

@@ -1,5 +1,6 @@
 /* migration.c: QMP migrate / migrate-incoming / query-migrate, with the loop that watches them. */
 #include "migration.h"
+#include "modes.h"
 #include "prng.h"
 
 #include <signal.h>
@@ -163,6 +164,9 @@ static enum migration_outcome migration_watch(struct session *s, struct vm *dst,
     char uri[512];
     if (!mig_caps(src, o, &err) || !mig_caps(dst, o, &err) || !mig_incoming(s, dst, h->index, uri, sizeof(uri), &err))
         return mig_broken(s, dst, "migration setup", err.kind, err.msg);
+    struct modes_hold hold;
+    if (!modes_begin(s, src, h, &hold, &err))
+        return mig_broken(s, dst, "migration setup", err.kind, err.msg);
     if (s->chan->progress)
         h->inflight_at_start = chan_inflight(s->chan->progress);
     json_t *r = qmp_cmd(src->qmp, "migrate", json_pack("{s:s}", "uri", uri), o->qmp_timeout_ms, &err);
@@ -173,7 +177,7 @@ static enum migration_outcome migration_watch(struct session *s, struct vm *dst,
     int64_t t0 = clock_now_ms(), last_query = 0;
     /* The moment to break off a cancel or kill hop: early enough to hit the active phase. */
     int64_t break_at = t0 + 20 + (int64_t)(prng_splitmix64(rng) % 300);
-    bool broke_off = false, postcopy_started = false, injected = false;
+    bool broke_off = false, injected = false;
     bool inject_here = o->inject[0] && strcmp(o->inject, "none") && o->inject_hop == h->index;
     for (;;) {
         chan_pump(s->chan, POLL_MS);
@@ -198,6 +202,10 @@ static enum migration_outcome migration_watch(struct session *s, struct vm *dst,
         const char *st = json_string_value(json_object_get(q, "status"));
         snprintf(h->status, sizeof(h->status), "%s", st ? st : "?");
         mig_stats(h, q);
+        if (!modes_poll(s, src, h, &hold, q, &err)) {
+            json_decref(q);
+            return mig_broken(s, dst, "migration modes", err.kind, err.msg);
+        }
         if (st && !strcmp(st, "completed")) {
             /* QEMU 7.2 reports "completed" a moment before it has computed total-time and
              * downtime (they read 0 then): ask again for the real figures. */
@@ -208,6 +216,7 @@ static enum migration_outcome migration_watch(struct session *s, struct vm *dst,
                 if (!q)
                     break;
                 mig_stats(h, q);
+                modes_poll(s, src, h, &hold, q, &err);
             }
             json_decref(q);
             return MIG_COMPLETED;
@@ -234,10 +243,6 @@ static enum migration_outcome migration_watch(struct session *s, struct vm *dst,
                 proc_kill(dst->proc, SIGKILL);
                 proc_wait(dst->proc, 5000);
             }
-        }
-        if (o->postcopy && active && !postcopy_started && h->dirty_sync_count >= 2 && h->kind == HOP_MIGRATE) {
-            postcopy_started = true;
-            json_decref(qmp_cmd(src->qmp, "migrate-start-postcopy", NULL, o->qmp_timeout_ms, &err));
         }
         json_decref(q);
         if (h->kind == HOP_MIGRATE && !vm_alive(dst))

@@ -3,7 +3,7 @@
 # package vqhammer needs is installed; installs what is missing when root, otherwise prints the
 # exact apt-get line and fails.
 set -u
-PKGS="gcc make binutils nasm gnu-efi mtools qemu-system-x86 qemu-utils ovmf gdb libjansson-dev libcmocka-dev pkg-config"
+PKGS="gcc make binutils nasm gnu-efi mtools qemu-system-x86 qemu-utils ovmf gdb libjansson-dev libcmocka-dev pkg-config jq"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -26,8 +26,8 @@ struct hop_modes {
     bool postcopy_active;         /* status postcopy-active was seen */
     uint64_t postcopy_requests;   /* ram.postcopy-requests: pages the destination faulted for */
     uint64_t multifd_bytes;       /* ram.multifd-bytes: bytes the multifd channels carried */
-    uint64_t xbzrle_cache_hits;   /* xbzrle-cache.cache-hit */
-    uint64_t xbzrle_pages;        /* xbzrle-cache.pages: pages sent xbzrle-encoded */
+    uint64_t xbzrle_cache_hits;   /* xbzrle-cache.cache-hit (QEMU 8.0 on; 7.2 lacks it) */
+    uint64_t xbzrle_pages;        /* xbzrle-cache.pages: pages sent as deltas to a cached copy */
     int throttle_max;             /* highest cpu-throttle-percentage seen (auto-converge) */
 };
 

@@ -5,11 +5,14 @@
 #include <string.h>
 
 #define MODES_HOLD_DOWNTIME_MS 1
+/* After the first pass, a slow stream: each pass then lasts long enough for the guest to dirty
+ * more than 1 ms of it, so precopy cannot converge (and auto-converge sees a high dirty rate). */
+#define MODES_HOLD_BANDWIDTH (8ll << 20)
 #define MODES_NEED_PASSES (HOP_MODE_POSTCOPY | HOP_MODE_XBZRLE | HOP_MODE_AUTO_CONVERGE)
 
-static bool modes_set_downtime(struct session *s, struct vm *v, json_int_t ms, struct vqh_err *err)
+static bool modes_set(struct session *s, struct vm *v, const char *param, json_int_t value, struct vqh_err *err)
 {
-    json_t *r = qmp_cmd(v->qmp, "migrate-set-parameters", json_pack("{s:I}", "downtime-limit", ms),
+    json_t *r = qmp_cmd(v->qmp, "migrate-set-parameters", json_pack("{s:I}", param, value),
                         s->o->qmp_timeout_ms, err);
     json_decref(r);
     return r != NULL;
@@ -29,8 +32,9 @@ bool modes_begin(struct session *s, struct vm *src, struct hop_record *h, struct
     if (!r)
         return false;
     m->saved_downtime = json_integer_value(json_object_get(r, "downtime-limit"));
+    m->saved_bandwidth = json_integer_value(json_object_get(r, "max-bandwidth"));
     json_decref(r);
-    if (!modes_set_downtime(s, src, MODES_HOLD_DOWNTIME_MS, err))
+    if (!modes_set(s, src, "downtime-limit", MODES_HOLD_DOWNTIME_MS, err))
         return false;
     m->holding = true;
     m->since_ms = clock_now_ms();
@@ -47,7 +51,7 @@ static uint64_t modes_max(uint64_t a, const json_t *v)
 static unsigned modes_proven(const struct hop_modes *e)
 {
     return (e->postcopy_active ? HOP_MODE_POSTCOPY : 0) | (e->multifd_bytes ? HOP_MODE_MULTIFD : 0) |
-           (e->xbzrle_cache_hits ? HOP_MODE_XBZRLE : 0) | (e->throttle_max > 0 ? HOP_MODE_AUTO_CONVERGE : 0);
+           (e->xbzrle_cache_hits || e->xbzrle_pages ? HOP_MODE_XBZRLE : 0) | (e->throttle_max > 0 ? HOP_MODE_AUTO_CONVERGE : 0);
 }
 
 bool modes_poll(struct session *s, struct vm *src, struct hop_record *h, struct modes_hold *m, const json_t *q,
@@ -77,6 +81,11 @@ bool modes_poll(struct session *s, struct vm *src, struct hop_record *h, struct 
         e->throttle_max = thr;
     if (strcmp(st, "active"))
         return true;
+    if (m->holding && !m->slowed && h->dirty_sync_count >= 2) {
+        m->slowed = true;
+        if (!modes_set(s, src, "max-bandwidth", MODES_HOLD_BANDWIDTH, err))
+            return false;
+    }
     unsigned waiting = e->asked & MODES_NEED_PASSES & ~HOP_MODE_POSTCOPY & ~modes_proven(e);
     bool timeout = clock_now_ms() - m->since_ms > MODES_HOLD_MS;
     /* Postcopy once the first pass is done, after the other modes had their chance. */
@@ -91,7 +100,8 @@ bool modes_poll(struct session *s, struct vm *src, struct hop_record *h, struct 
     bool postcopy_late = m->postcopy_sent && clock_now_ms() - m->since_ms > 2 * MODES_HOLD_MS;
     if (m->holding && (!(e->asked & HOP_MODE_POSTCOPY) || postcopy_late) && (!waiting || timeout)) {
         m->holding = false;
-        return modes_set_downtime(s, src, m->saved_downtime, err);
+        return modes_set(s, src, "downtime-limit", m->saved_downtime, err) &&
+               (!m->slowed || modes_set(s, src, "max-bandwidth", m->saved_bandwidth, err));
     }
     return true;
 }

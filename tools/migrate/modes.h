@@ -1,12 +1,14 @@
 /*
  * modes.h: a mode asked for is a mode proven. Each hop asked for postcopy, multifd, xbzrle or
  * auto-converge records the evidence that the mode did its work (query-migrate on the source:
- * postcopy-active reached and postcopy-requests, multifd-bytes, xbzrle-cache cache-hit,
+ * postcopy-active reached and postcopy-requests, multifd-bytes, xbzrle-cache pages (each one
+ * a cache hit; cache-hit itself from QEMU 8.0),
  * cpu-throttle-percentage); a hop without it is reported as not exercising the mode.
  *
  * Postcopy, xbzrle and auto-converge only act after the first pass over RAM, and a small guest on
  * a fast socket converges in precopy before that matters. So on such hops the source is first held
- * in precopy (downtime-limit 1 ms, which cannot converge, as QEMU's own migration tests do) until
+ * in precopy (downtime-limit 1 ms and, after the first pass, a slow stream, as QEMU's own migration
+ * tests do) until
  * the evidence shows or MODES_HOLD_MS passes, then given back its downtime-limit; postcopy is
  * started once the first pass is done (dirty-sync-count >= 2, as libvirt does after the first
  * iteration).
@@ -20,7 +22,8 @@
 
 struct modes_hold {
     bool holding;            /* downtime-limit lowered on the source */
-    json_int_t saved_downtime;
+    json_int_t saved_downtime, saved_bandwidth;
+    bool slowed;             /* max-bandwidth lowered after the first pass */
     int64_t since_ms;
     bool postcopy_sent;
 };

@@ -9,7 +9,11 @@
  * crashes, hangs or reports false data errors. A guest with a small, hot working set that never
  * reloads CR3 (like this one) keeps such TLB entries for good; reloading CR3 after every request it
  * posts or completes, every message and every worker round empties the vCPU's TLB, so every next
- * write is checked again.
+ * write is checked again. What is written between a sync and the next reload can still be lost, so
+ * the reloads sit right before stores that follow a long stretch: before the console unlock (the
+ * lock is held while a whole line goes out through the UART, port I/O that takes milliseconds
+ * under TCG; an unlock lost that way leaves the destination with the lock held forever: a silent
+ * guest) and at the start of every poll of a queue (a vCPU wakes from HLT with old entries).
  *
  * That reload halves the guest's I/O rate under TCG and is needed only while a migration is in
  * flight, only under TCG, only on a QEMU without the fix, and only the host knows all three: so

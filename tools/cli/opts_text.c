@@ -67,7 +67,7 @@ void opts_usage(FILE *f, const char *command)
         "  --json FILE  --junit FILE  --qmp-log FILE\n"
         "  --quiet  --verbose\n"
         "Test hooks (to prove the detectors):\n"
-        "  --inject abort-src|stop-dst|overwrite-block|ram-diff  --inject-hop N\n"
+        "  --inject abort-src|stop-dst|overwrite-block|ram-diff|stop-guest  --inject-hop N\n"
         "                         (ram-diff: with --check-ram, one byte of the destination's RAM dump\n"
         "                         is flipped before the comparison)\n\n"
         "Exit status: 0 PASS, 1 FAIL (a problem in QEMU or the data), 2 ERROR (setup, flags).\n");

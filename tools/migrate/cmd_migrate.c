@@ -267,6 +267,11 @@ static bool loop_hop(struct session *s, int index, uint64_t *rng)
         }
         chan_detach(s->chan, src);
         vm_free(src);
+        if (ok && !strcmp(o->inject, "stop-guest") && o->inject_hop == index) {
+            /* A guest that goes silent right after a hop, for the diagnosis (hopdiag.h). */
+            json_decref(qmp_cmd(dst->qmp, "stop", NULL, o->qmp_timeout_ms, &err));
+            status_event(&s->status, "hop %d: injected: stopped the vCPUs of %s", index, dst->label);
+        }
         ok = ok && loop_check(s, h, seq_done, ops_before);
     } else if (out == MIG_ABORTED) {
         /* The source must carry on as if nothing happened. */

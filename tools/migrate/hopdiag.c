@@ -47,6 +47,11 @@ static void hopdiag_last_msgs(struct session *s, FILE *f)
 /* Which side is at fault, from what this hop measured. */
 static const char *hopdiag_blame(const struct hop_record *h, char *why, size_t cap)
 {
+    if (h->ram_checked && h->ram_diff_pages > 0) {
+        snprintf(why, cap, "guest RAM differs between the ends after the migration (--check-ram): QEMU lost guest "
+                 "memory%s", h->tcg_dirty_exposed ? "; " KNOWNBUG_TCG_DIRTY : "");
+        return "qemu";
+    }
     if (h->ram_checked && h->ram_diff_pages == 0) {
         snprintf(why, cap, "guest RAM was identical on both ends after the migration (--check-ram), so no "
                  "memory was lost: the guest, or device state QEMU migrated, is at fault; the registers and "
@@ -70,7 +75,8 @@ void hopdiag_guest_failed(struct session *s, struct hop_record *h, struct vm *v)
     const char *fault = hopdiag_blame(h, why, sizeof(why));
     snprintf(s->result.fault, sizeof(s->result.fault), "%s", fault);
     size_t len = strlen(s->result.reason);
-    snprintf(s->result.reason + len, sizeof(s->result.reason) - len, "; %s", why);
+    if (!(h->ram_checked && h->ram_diff_pages > 0)) /* that reason names the RAM already */
+        snprintf(s->result.reason + len, sizeof(s->result.reason) - len, "; %s", why);
     if (!s->o->check_ram && !strstr(s->result.reproducer, "--check-ram")) {
         len = strlen(s->result.reproducer);
         snprintf(s->result.reproducer + len, sizeof(s->result.reproducer) - len, " --check-ram");

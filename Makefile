@@ -55,7 +55,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/t
 INTEG_TESTS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(wildcard tests/integration/test_*.c))
 INTEG_HELPERS := $(filter-out tests/integration/test_%.c,$(wildcard tests/integration/*.c))
 
-.PHONY: all clean deps test test-unit test-integration run bench lab-smoke
+.PHONY: all clean deps test test-unit test-integration run bench lab-smoke soak
 $(BUILD)/guest/kernel/hello.o $(BUILD)/host/tools/report/report.o $(BUILD)/rel/tools/report/report.o: $(BUILD_ID_FILE)
 all: $(BUILD)/kernel.elf $(BUILD)/esp.img $(BUILD)/vqhammer $(UNIT_TESTS) $(INTEG_TESTS)
 
@@ -175,6 +175,10 @@ $(BUILD)/host/tools/lab/lab_html.o $(BUILD)/rel/tools/lab/lab_html.o: tools/lab/
 lab-smoke: deps
 	$(Q)$(MAKE) --no-print-directory $(BUILD)/vqhammer $(BUILD)/kernel.elf $(BUILD)/esp.img
 	$(Q)$(BUILD)/vqhammer lab run tests/lab/smoke.yaml --root $(BUILD)/lab $(ARGS)
+
+soak: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tools/soak/soak.sh
 
 clean:
 	rm -rf $(BUILD)

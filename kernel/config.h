@@ -49,7 +49,7 @@ struct config {
     uint32_t huge_pages;      /* huge_pages: off|on, map RAM with 2 MiB pages (off: 4 KiB, see
                                  kernel/paging.c for why that is the default) */
     uint32_t tlb_refresh;     /* tlb_refresh: auto|on|off, reload CR3 every worker round (auto:
-                                 under TCG; see kernel/tlb.h) */
+                                 when the host says so; see kernel/tlb.h) */
     uint32_t final_state;     /* final_state: off|on, print the expected-state table (the `state`
                                  command's replies) before the summary, for verify-image */
 };

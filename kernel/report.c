@@ -31,6 +31,7 @@ void report_send(struct msg *m)
 {
     spin_lock(&console_lock);
     report_write_locked(m);
+    tlb_refresh(); /* writing the line takes long: the unlock must not go through a stale TLB entry */
     spin_unlock(&console_lock);
     tlb_refresh(); /* the lock word and the line buffer: see tlb.h */
 }

@@ -332,6 +332,23 @@ static void stress_cmd_quiesce(void)
     report_send(&m);
 }
 
+/* tlb refresh=on|off: the host's TLB switch for a migration (kernel/tlb.h). */
+static void stress_cmd_tlb(const struct cmdline *c)
+{
+    const char *v = NULL;
+    for (uint32_t i = 0; i < c->nargs; i++)
+        if (!strcmp(c->key[i], "refresh"))
+            v = c->value[i];
+    bool ok = v && (!strcmp(v, "on") || !strcmp(v, "off"));
+    if (ok && tlb_refresh_host_controlled())
+        tlb_refresh_set(!strcmp(v, "on"));
+    struct msg m;
+    stress_reply_begin(&m, WIRE_CMD_TLB, ok);
+    msg_bool(&m, "refresh", tlb_refresh_enabled());
+    msg_bool(&m, "host_controlled", tlb_refresh_host_controlled());
+    report_send(&m);
+}
+
 /* The final-state table, as runs of blocks (kernel/expect.h text form), many per message. */
 static void stress_cmd_state(void)
 {
@@ -406,9 +423,12 @@ static void stress_command(const char *line)
         finishing = true;
     } else if (!strcmp(c.word, WIRE_CMD_STATE)) {
         stress_cmd_state();
+    } else if (!strcmp(c.word, WIRE_CMD_TLB)) {
+        stress_cmd_tlb(&c);
     } else {
         stress_reply_begin(&m, c.word, false);
-        msg_str(&m, "error", "unknown command; known: verify [sample=N], quiesce, resume, report, epoch epoch=N, finish, state");
+        msg_str(&m, "error", "unknown command; known: verify [sample=N], quiesce, resume, report, epoch epoch=N, finish, state, "
+                               "tlb refresh=on|off");
         report_send(&m);
     }
 }

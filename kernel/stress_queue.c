@@ -441,6 +441,7 @@ void squeue_poll(struct squeue *q)
 {
     uint32_t len;
     struct sreq *r;
+    tlb_refresh(); /* a vCPU may wake from HLT with TLB entries older than a dirty-bitmap sync */
     while ((r = vq_get_used(&q->vq->vq, &len)) != NULL)
         squeue_complete(q, r, len);
     if (vq_is_broken(&q->vq->vq) && !q->broken_reported) {

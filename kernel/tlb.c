@@ -1,9 +1,10 @@
-/* tlb.c: TLB refresh for TCG (see tlb.h) and the hypervisor's name. */
+/* tlb.c: TLB refresh for TCG migrations (see tlb.h) and the hypervisor's name. */
 #include "tlb.h"
 #include "config.h"
 #include "cpu.h"
 
-static bool refresh;
+static uint32_t mode;         /* config tlb_refresh: CONFIG_AUTO, CONFIG_ON or CONFIG_OFF */
+static bool host_on;          /* auto: the host's last `tlb refresh=on|off` */
 static char hypervisor[13];
 
 const char *tlb_refresh_init(uint32_t toggle)
@@ -18,18 +19,27 @@ const char *tlb_refresh_init(uint32_t toggle)
     }
     if (!hypervisor[0])
         memcpy(hypervisor, "none", 5);
-    bool tcg = !memcmp(hypervisor, "TCGTCGTCGTCG", 12);
-    refresh = toggle == CONFIG_ON || (toggle == CONFIG_AUTO && tcg);
+    mode = toggle;
     return hypervisor;
+}
+
+void tlb_refresh_set(bool on)
+{
+    __atomic_store_n(&host_on, on, __ATOMIC_SEQ_CST);
 }
 
 bool tlb_refresh_enabled(void)
 {
-    return refresh;
+    return mode == CONFIG_ON || (mode == CONFIG_AUTO && __atomic_load_n(&host_on, __ATOMIC_RELAXED));
+}
+
+bool tlb_refresh_host_controlled(void)
+{
+    return mode == CONFIG_AUTO;
 }
 
 void tlb_refresh(void)
 {
-    if (refresh)
+    if (tlb_refresh_enabled())
         write_cr3(read_cr3());
 }

@@ -1,28 +1,39 @@
 /*
- * tlb.h: the TLB refresh that keeps migration under QEMU's TCG from losing guest writes.
+ * tlb.h: the TLB refresh that keeps a migration under an old QEMU's TCG from losing guest writes.
  *
- * What vqhammer found on QEMU 7.2 TCG: a page a vCPU keeps writing can drop out of migration's
- * dirty tracking (its TLB entry goes back to fast, untracked writes while the page's dirty bit is
- * clear), and stays out until that TLB entry is dropped. The destination then resumes with a stale
- * copy of the page: stacks, rings, state tables, and the guest crashes or reports false data
- * errors. Comparing both QEMUs' RAM after migration (`pmemsave`, destination started with -S)
- * shows such pages in most migrations of a busy guest; reloading CR3 regularly (which empties the
- * vCPU's TLB, so every next write is checked again) makes them vanish. A guest with a small, hot
- * working set that never reloads CR3 (like this one) keeps those TLB entries forever, which is
- * why ordinary guests rarely show it. So the kernel reloads CR3 after every request it posts or
- * completes, after every message and on every worker round, under TCG only (CPUID 0x40000000
- * "TCGTCGTCGTCG"), unless tlb_refresh=off asks to reproduce the bug. What is written between the
- * tracking loss and the next reload can still be lost, so this narrows the window; it does not
- * close it. KVM tracks dirty pages in the host kernel and needs none of this.
+ * The QEMU bug (fixed upstream by 03bfc2188f06, "physmem: Fix migration dirty bitmap coherency
+ * with TCG memory access", QEMU 9.0; in no 7.2 stable release): the fast path of migration's
+ * dirty-bitmap sync cleared dirty bits without re-arming TCG's "not dirty" TLB entries, so a vCPU
+ * writing through a TLB entry that was already warm wrote without being tracked, and the
+ * destination resumed with a stale copy of the page (stacks, rings, state tables): the guest then
+ * crashes, hangs or reports false data errors. A guest with a small, hot working set that never
+ * reloads CR3 (like this one) keeps such TLB entries for good; reloading CR3 after every request it
+ * posts or completes, every message and every worker round empties the vCPU's TLB, so every next
+ * write is checked again. What is written between a sync and the next reload can still be lost, so
+ * the reloads sit right before stores that follow a long stretch: before the console unlock (the
+ * lock is held while a whole line goes out through the UART, port I/O that takes milliseconds
+ * under TCG; an unlock lost that way leaves the destination with the lock held forever: a silent
+ * guest) and at the start of every poll of a queue (a vCPU wakes from HLT with old entries).
+ *
+ * That reload halves the guest's I/O rate under TCG and is needed only while a migration is in
+ * flight, only under TCG, only on a QEMU without the fix, and only the host knows all three: so
+ * with tlb_refresh=auto the host switches it (`tlb refresh=on` before `migrate`, `tlb
+ * refresh=off` after the hop; kernel/wire.h). tlb_refresh=on reloads always, tlb_refresh=off never
+ * (to reproduce the bug); both ignore the host.
  */
 #ifndef VQH_TLB_H
 #define VQH_TLB_H
 
 #include "base.h"
 
-/* Decide once (boot CPU): toggle is config tlb_refresh (auto|on|off). Returns "tcg", "kvm", ... */
+/* Decide once (boot CPU): toggle is config tlb_refresh (auto|on|off). Returns "TCGTCGTCGTCG", ... */
 const char *tlb_refresh_init(uint32_t toggle);
+/* The host's switch (tlb_refresh=auto only); every vCPU sees it at its next refresh point. */
+void tlb_refresh_set(bool on);
+/* Reloading now? */
 bool tlb_refresh_enabled(void);
+/* tlb_refresh=auto: the host decides. */
+bool tlb_refresh_host_controlled(void);
 /* Reload CR3 if refreshing is on. */
 void tlb_refresh(void);
 

@@ -81,6 +81,9 @@ enum wire_verdict {
 #define WIRE_CMD_REPORT "report"     /* send a progress message now */
 #define WIRE_CMD_EPOCH "epoch"       /* epoch=N: migration count, stamped into written blocks */
 #define WIRE_CMD_FINISH "finish"     /* drain, final verify, summary and verdict */
+#define WIRE_CMD_TLB "tlb"         /* refresh=on|off: reload CR3 at every refresh point (only with
+                                        tlb_refresh=auto; see kernel/tlb.h); reply has refresh
+                                        (now in effect) and host_controlled */
 #define WIRE_CMD_STATE "state"       /* dump the expected-state table (for verify-image): replies
                                         with cmd "state" (runs), then one WIRE_REPLY_STATE_END */
 #define WIRE_REPLY_STATE_END "state_end" /* the last reply to `state`: runs = how many were sent */

@@ -3,7 +3,7 @@
 # package vqhammer needs is installed; installs what is missing when root, otherwise prints the
 # exact apt-get line and fails.
 set -u
-PKGS="gcc make binutils nasm gnu-efi mtools qemu-system-x86 qemu-utils ovmf gdb libjansson-dev libcmocka-dev pkg-config"
+PKGS="gcc make binutils nasm gnu-efi mtools qemu-system-x86 qemu-utils ovmf gdb libjansson-dev libcmocka-dev pkg-config jq"
 # The lab mode (tools/lab/): matrix files, results database, the report's charts, its browser test,
 # and the single-node Slurm test.
 PKGS="$PKGS libyaml-dev libsqlite3-dev libjs-chart.js chromium slurm-wlm munge"

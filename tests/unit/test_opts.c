@@ -61,7 +61,7 @@ static void test_values_are_taken(void **state)
 static void expect_bad(const char *const *args, const char *needle)
 {
     struct vqh_opts o;
-    struct vqh_err err = { "" };
+    struct vqh_err err = {.msg = ""};
     assert_int_equal(parse(&o, "migrate", args, &err), -1);
     if (!strstr(err.msg, needle))
         fprintf(stderr, "got: %s\n", err.msg);

@@ -379,6 +379,7 @@ static void test_error_replies(void **state)
     (void)state;
     assert_null(qmp_cmd(q, "device_del", json_pack("{s:s}", "id", "vqh9"), 30000, &err));
     assert_string_equal(err.msg, "qmp src1: device_del: DeviceNotFound: Device 'vqh9' not found");
+    assert_int_equal(err.kind, VQH_ERR_REFUSED);
     assert_null(qmp_cmd(q, "query-status", NULL, 30000, &err));
     assert_string_equal(err.msg, "qmp src1: query-status: GenericError: JSON parse error");
     assert_null(qmp_cmd(q, "query-status", NULL, 30000, &err));
@@ -392,8 +393,10 @@ static void test_error_replies(void **state)
     assert_null(qmp_cmd(q, "query-status", NULL, 30000, &err));
     assert_string_equal(err.msg, "qmp src1: query-status: connection closed in the middle of a "
                                  "message: {\"return\": {\"sta");
+    assert_int_equal(err.kind, VQH_ERR_CLOSED);
     assert_null(qmp_cmd(q, "cont", NULL, 30000, &err));
     assert_string_equal(err.msg, "qmp src1: cont: connection closed");
+    assert_int_equal(err.kind, VQH_ERR_CLOSED);
     assert_null(qmp_next_event(q, 30000, &err));
     assert_string_equal(err.msg, "qmp src1: waiting for an event: connection closed");
     qmp_close(q);
@@ -416,6 +419,7 @@ static void test_timeout_when_silent(void **state)
     (void)state;
     assert_null(qmp_cmd(q, "query-status", NULL, 300, &err));
     assert_string_equal(err.msg, "qmp src1: query-status: timed out after 300 ms");
+    assert_int_equal(err.kind, VQH_ERR_TIMEOUT);
     qmp_close(q);
     srv_finish(srv);
 }
@@ -447,6 +451,7 @@ static void test_liveness_ends_wait(void **state)
     calls = 0;
     assert_null(qmp_cmd(q, "query-status", NULL, 60000, &err));
     assert_string_equal(err.msg, "qmp src1: query-status: QEMU died: killed by signal 9 (Killed)");
+    assert_int_equal(err.kind, VQH_ERR_DIED);
     assert_int_equal(calls, 1);
     assert_null(qmp_wait_event(q, "MIGRATION", 60000, NULL, &err));
     assert_string_equal(err.msg, "qmp src1: waiting for event MIGRATION: QEMU died: "

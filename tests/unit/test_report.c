@@ -145,6 +145,12 @@ static void make_run(struct run_result *r)
     h->inflight_at_start = 11;
     h->verify_checked = 4096;
     h->verify_errors = 0;
+    h->tcg_dirty_exposed = true;
+    h->tlb_refresh = true;
+    h->modes.asked = HOP_MODE_POSTCOPY | HOP_MODE_XBZRLE;
+    h->modes.proven = HOP_MODE_POSTCOPY;
+    h->modes.postcopy_active = true;
+    h->modes.postcopy_requests = 17;
     add(r, HOP_MIGRATE, true, "completed", 3000, 150);
     add(r, HOP_CANCEL, true, "cancelled", 400, 9000);
     add(r, HOP_KILL_DST, true, "failed", 500, 8000);
@@ -259,7 +265,8 @@ static void test_json_every_field(void **state)
     json_t *hops = json_object_get(doc, "hops");
     assert_int_equal(json_array_size(hops), 5);
     json_t *h = json_array_get(hops, 0);
-    assert_int_equal(json_object_size(h), 19); /* every field; no "failure" on a good hop */
+    assert_int_equal(json_object_size(h), 22); /* every field; no "failure" on a good hop, no
+                                                  "ram_diff_pages" without --check-ram */
     assert_int_equal(json_integer_value(json_object_get(h, "index")), 1);
     assert_string_equal(json_string_value(json_object_get(h, "kind")), "migrate");
     assert_string_equal(json_string_value(json_object_get(h, "src")), "vm1");
@@ -284,6 +291,14 @@ static void test_json_every_field(void **state)
     assert_int_equal(json_integer_value(json_object_get(h, "verify_checked")), 4096);
     assert_int_equal(json_integer_value(json_object_get(h, "verify_errors")), 0);
     assert_null(json_object_get(h, "failure"));
+    assert_true(json_is_true(json_object_get(h, "tcg_dirty_exposed")));
+    assert_true(json_is_true(json_object_get(h, "tlb_refresh")));
+    json_t *m = json_object_get(h, "modes");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(m, "asked"), 1)), "xbzrle");
+    assert_int_equal(json_array_size(json_object_get(m, "proven")), 1);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(m, "unexercised"), 0)), "xbzrle");
+    assert_true(json_is_true(json_object_get(m, "postcopy_active")));
+    assert_int_equal(json_integer_value(json_object_get(m, "postcopy_requests")), 17);
 
     h = json_array_get(hops, 2);
     assert_string_equal(json_string_value(json_object_get(h, "kind")), "cancel");

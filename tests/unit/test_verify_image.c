@@ -491,7 +491,7 @@ static void write_lines(const char *first, const char *second)
 static void assert_bad_state(const char *want)
 {
     struct verify_image_state st;
-    struct vqh_err err = {""};
+    struct vqh_err err = {.msg = ""};
 
     assert_int_equal(run(true, NULL), VERIFY_IMAGE_ERROR);
     assert_false(verify_image_load_state(state, NULL, -1, &st, &err));

@@ -196,7 +196,7 @@ static const char *const aio_words[] = { "threads", "native", "io_uring", NULL }
 static const char *const cache_words[] = { "none", "writeback", "writethrough", "directsync", "unsafe", NULL };
 static const char *const mode_words[] = { "irq", "poll", NULL };
 static const char *const verify_words[] = { "full", "sample", "none", NULL };
-static const char *const inject_words[] = { "abort-src", "stop-dst", "overwrite-block", "ram-diff", "none", NULL };
+static const char *const inject_words[] = { "abort-src", "stop-dst", "overwrite-block", "ram-diff", "stop-guest", "none", NULL };
 
 static bool opts_one(struct vqh_opts *o, int c, const char *arg, struct vqh_err *err)
 {

@@ -67,7 +67,7 @@ void opts_usage(FILE *f, const char *command)
         "  --json FILE  --junit FILE  --qmp-log FILE\n"
         "  --quiet  --verbose\n"
         "Test hooks (to prove the detectors):\n"
-        "  --inject abort-src|stop-dst|overwrite-block[=PATTERN]|ram-diff  --inject-hop N\n"
+        "  --inject abort-src|stop-dst|overwrite-block[=PATTERN]|ram-diff|stop-guest  --inject-hop N\n"
         "                         (PATTERN: flip (default), random, zeroes, other-lba, old-gen,\n"
         "                         other-disk (needs two --disk): each a different data class)\n"
         "                         (ram-diff: with --check-ram, one byte of the destination's RAM dump\n"

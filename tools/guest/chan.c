@@ -230,16 +230,16 @@ static bool chan_command_wait(struct chan *c, struct vm *v, const char *line, co
             return false;
         }
         if (!vm_alive_hook(v, &why)) {
-            vqh_err_set(err, "waiting for the guest's reply to '%s': %s", cmd, why.msg);
+            vqh_err_setk(err, VQH_ERR_DIED, "waiting for the guest's reply to '%s': %s", cmd, why.msg);
             return false;
         }
         if (clock_now_ms() > deadline) {
             if (moving)
-                vqh_err_set(err, "the guest did not answer '%s' (on %s) and made no progress for %d ms "
+                vqh_err_setk(err, VQH_ERR_TIMEOUT, "the guest did not answer '%s' (on %s) and made no progress for %d ms "
                             "(%lld ms since it was sent)", cmd, v->label, timeout_ms,
                             (long long)(clock_now_ms() - start));
             else
-                vqh_err_set(err, "the guest did not answer '%s' within %d ms (on %s)", cmd, timeout_ms, v->label);
+                vqh_err_setk(err, VQH_ERR_TIMEOUT, "the guest did not answer '%s' within %d ms (on %s)", cmd, timeout_ms, v->label);
             return false;
         }
     }
@@ -310,12 +310,13 @@ bool chan_wait_progress(struct chan *c, struct vm *v, uint64_t seq, const json_t
             return false;
         }
         if (!vm_alive_hook(v, &why)) {
-            vqh_err_set(err, "waiting for the guest's heartbeat: %s", why.msg);
+            vqh_err_setk(err, VQH_ERR_DIED, "waiting for the guest's heartbeat: %s", why.msg);
             return false;
         }
         if (clock_now_ms() > deadline) {
-            vqh_err_set(err, "no progress on every queue within %d ms on %s (the guest is silent or a queue is stuck)",
-                        timeout_ms, v->label);
+            vqh_err_setk(err, VQH_ERR_TIMEOUT,
+                         "no progress on every queue within %d ms on %s (the guest is silent or a queue is stuck)",
+                         timeout_ms, v->label);
             return false;
         }
     }

@@ -6,8 +6,11 @@
 #include "cmds.h"
 #include "prng.h"
 #include "health.h"
+#include "hopdiag.h"
 #include "inject.h"
+#include "knownbug.h"
 #include "migration.h"
+#include "modes.h"
 #include "ramcheck.h"
 #include "session.h"
 
@@ -54,8 +57,16 @@ static bool loop_idle(struct session *s, int ms)
     return true;
 }
 
-/* A guest command that must succeed; the reply is kept in *reply when asked for. */
-static bool loop_cmd(struct session *s, const char *line, const char *cmd, json_t **reply)
+/* The guest failed after hop h: if the hop moved it, diagnose before the evidence kills QEMU. */
+static void loop_guest_failed(struct session *s, struct hop_record *h)
+{
+    if (h && !strcmp(h->status, "completed"))
+        hopdiag_guest_failed(s, h, s->vm);
+}
+
+/* A guest command that must succeed (after hop h, NULL before any); the reply is kept in *reply
+ * when asked for. */
+static bool loop_cmd(struct session *s, struct hop_record *h, const char *line, const char *cmd, json_t **reply)
 {
     struct vqh_err err;
     json_t *r = NULL;
@@ -65,6 +76,7 @@ static bool loop_cmd(struct session *s, const char *line, const char *cmd, json_
         !strcmp(cmd, "verify") ? chan_command_moving : chan_command;
     if (!send(s->chan, s->vm, line, cmd, QUIESCE_TIMEOUT_MS, &r, &err)) {
         session_fail(s, VERDICT_FAIL, "%s", err.msg);
+        loop_guest_failed(s, h);
         if (vm_alive(s->vm))
             session_evidence_vm(s, s->vm, "guest did not answer");
         return false;
@@ -87,15 +99,19 @@ static bool loop_check(struct session *s, struct hop_record *h, uint64_t seq_don
         session_fail(s, VERDICT_FAIL, "hop %d: %s", h->index, err.msg);
         return false;
     }
+    /* The hop is over: the guest's TLB workaround is needed no more (knownbug.h). */
+    if (h->tcg_dirty_exposed && !loop_cmd(s, h, "tlb refresh=off\n", "tlb", NULL))
+        return false;
     snprintf(line, sizeof(line), "epoch epoch=%d\n", h->index);
-    if (!loop_cmd(s, line, "epoch", NULL))
+    if (!loop_cmd(s, h, line, "epoch", NULL))
         return false;
     if (!chan_wait_progress(s->chan, v, seq_done, ops_before, s->o->guest_timeout_ms, &err)) {
         session_fail(s, VERDICT_FAIL, "hop %d: %s", h->index, err.msg);
+        loop_guest_failed(s, h);
         session_evidence_vm(s, v, "no progress after migration");
         return false;
     }
-    if (!loop_cmd(s, "quiesce\n", "quiesce", &reply))
+    if (!loop_cmd(s, h, "quiesce\n", "quiesce", &reply))
         return false;
     bool ok = json_is_true(json_object_get(reply, "ok"));
     if (!ok || !health_rings(s, v, reply, &err)) {
@@ -121,7 +137,7 @@ static bool loop_check(struct session *s, struct hop_record *h, uint64_t seq_don
             snprintf(line, sizeof(line), "verify\n");
         else
             snprintf(line, sizeof(line), "verify sample=%d\n", s->o->verify_sample);
-        if (!loop_cmd(s, line, "verify", &reply))
+        if (!loop_cmd(s, h, line, "verify", &reply))
             return false;
         h->verify_checked = (uint64_t)json_integer_value(json_object_get(reply, "checked"));
         h->verify_errors = (uint64_t)json_integer_value(json_object_get(reply, "errors"));
@@ -134,7 +150,7 @@ static bool loop_check(struct session *s, struct hop_record *h, uint64_t seq_don
             return false;
         }
     }
-    if (!loop_cmd(s, "resume\n", "resume", NULL))
+    if (!loop_cmd(s, h, "resume\n", "resume", NULL))
         return false;
     uint64_t seq = s->chan->last_seq;
     json_t *mid = chan_queue_ops(s->chan->progress);
@@ -159,6 +175,27 @@ static bool loop_check(struct session *s, struct hop_record *h, uint64_t seq_don
     }
     json_decref(after);
     return loop_guest_clean(s);
+}
+
+/* --check-ram found pages the migration did not carry: QEMU's fault, by name when it is known. */
+static void loop_ram_differs(struct session *s, struct hop_record *h, struct vm *src, struct vm *dst,
+                             const char *what)
+{
+    char ver[128];
+    if (!h->ram_diff_pages) { /* the comparison itself could not be done */
+        session_fail(s, VERDICT_ERROR, "hop %d: %s", h->index, what);
+        return;
+    }
+    knownbug_describe(s, src, dst, ver, sizeof(ver));
+    if (h->tcg_dirty_exposed) {
+        session_fail(s, VERDICT_FAIL, "hop %d: %s (%s, guest TLB workaround %s): %s", h->index, KNOWNBUG_TCG_DIRTY,
+                     ver, h->tlb_refresh ? "on" : "off", what);
+        snprintf(s->result.known_bug, sizeof(s->result.known_bug), "%s", KNOWNBUG_TCG_DIRTY);
+    } else {
+        session_fail(s, VERDICT_FAIL, "hop %d: QEMU lost guest memory in migration (%s): %s", h->index, ver, what);
+    }
+    snprintf(s->result.fault, sizeof(s->result.fault), "qemu");
+    hopdiag_guest_failed(s, h, dst);
 }
 
 /* One hop; false ends the loop (the verdict is recorded). */
@@ -189,14 +226,27 @@ static bool loop_hop(struct session *s, int index, uint64_t *rng)
     }
     snprintf(h->src, sizeof(h->src), "%s", src->label);
     snprintf(h->dst, sizeof(h->dst), "%s", dst->label);
+    /* The guest's TLB workaround, only where the known TCG bug can bite (knownbug.h). */
+    h->tcg_dirty_exposed = knownbug_tcg_dirty_exposed(s, src, dst);
+    if (h->tcg_dirty_exposed && !knownbug_tlb(s, src, true, &h->tlb_refresh, &err)) {
+        json_decref(ops_before);
+        session_fail(s, VERDICT_FAIL, "hop %d: %s", index, err.msg);
+        chan_detach(s->chan, dst);
+        vm_free(dst);
+        return false;
+    }
     enum migration_outcome out = migration_run(s, dst, h, rng);
+    modes_end(s, h);
     bool ok = out != MIG_FAILED;
     if (out == MIG_COMPLETED) {
         uint64_t seq_done = s->chan->last_seq;
         if (ok && s->o->check_ram) {
             /* The destination was started with -S: it has not run yet. */
-            if (!health_vm_state(s, dst, "paused", 10000, &err) || !ramcheck_compare(s, src, dst, index, &err)) {
+            if (!health_vm_state(s, dst, "paused", 10000, &err)) {
                 session_fail(s, VERDICT_FAIL, "hop %d: %s", index, err.msg);
+                ok = false;
+            } else if (!ramcheck_compare(s, src, dst, h, &err)) {
+                loop_ram_differs(s, h, src, dst, err.msg);
                 ok = false;
             }
             json_decref(qmp_cmd(dst->qmp, "cont", NULL, s->o->qmp_timeout_ms, &err));
@@ -204,7 +254,7 @@ static bool loop_hop(struct session *s, int index, uint64_t *rng)
         if (!health_vm_state(s, src, "postmigrate", 5000, &err) ||
             !health_vm_state(s, dst, "running", 10000, &err)) {
             /* A QMP that stops answering is a hang: take the backtraces before anything else. */
-            bool hang = strstr(err.msg, "timed out") != NULL;
+            bool hang = err.kind == VQH_ERR_TIMEOUT;
             session_fail(s, VERDICT_FAIL, "hop %d: %s%s", index, hang ? "hang: " : "", err.msg);
             if (hang) {
                 session_evidence_vm(s, src, "hang after migration");
@@ -221,6 +271,11 @@ static bool loop_hop(struct session *s, int index, uint64_t *rng)
         }
         chan_detach(s->chan, src);
         vm_free(src);
+        if (ok && !strcmp(o->inject, "stop-guest") && o->inject_hop == index) {
+            /* A guest that goes silent right after a hop, for the diagnosis (hopdiag.h). */
+            json_decref(qmp_cmd(dst->qmp, "stop", NULL, o->qmp_timeout_ms, &err));
+            status_event(&s->status, "hop %d: injected: stopped the vCPUs of %s", index, dst->label);
+        }
         ok = ok && loop_check(s, h, seq_done, ops_before);
     } else if (out == MIG_ABORTED) {
         /* The source must carry on as if nothing happened. */
@@ -310,5 +365,6 @@ int cmd_migrate(int argc, char **argv)
             break;
     if (!s.failed)
         loop_finish(&s);
+    modes_run_verdict(&s);
     return session_end(&s);
 }

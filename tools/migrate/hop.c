@@ -30,6 +30,21 @@ const char *hop_kind_name(enum hop_kind k)
     return "unknown";
 }
 
+const char *hop_mode_name(unsigned bit)
+{
+    switch (bit) {
+    case HOP_MODE_POSTCOPY:
+        return "postcopy";
+    case HOP_MODE_MULTIFD:
+        return "multifd";
+    case HOP_MODE_XBZRLE:
+        return "xbzrle";
+    case HOP_MODE_AUTO_CONVERGE:
+        return "auto-converge";
+    }
+    return "unknown";
+}
+
 struct hop_record *run_add_hop(struct run_result *r)
 {
     if (r->nhops >= r->hops_cap) {

@@ -19,6 +19,26 @@ enum hop_kind {
 
 enum verdict { VERDICT_PASS = 0, VERDICT_FAIL = 1, VERDICT_ERROR = 2 };
 
+/* Evidence that each migration mode asked for was exercised (query-migrate on the source). */
+struct hop_modes {
+    unsigned asked;               /* HOP_MODE_* bits asked for on this hop */
+    unsigned proven;              /* HOP_MODE_* bits with evidence */
+    bool postcopy_active;         /* status postcopy-active was seen */
+    uint64_t postcopy_requests;   /* ram.postcopy-requests: pages the destination faulted for */
+    uint64_t multifd_bytes;       /* ram.multifd-bytes: bytes the multifd channels carried */
+    uint64_t xbzrle_cache_hits;   /* xbzrle-cache.cache-hit (QEMU 8.0 on; 7.2 lacks it) */
+    uint64_t xbzrle_pages;        /* xbzrle-cache.pages: pages sent as deltas to a cached copy */
+    int throttle_max;             /* highest cpu-throttle-percentage seen (auto-converge) */
+};
+
+enum hop_mode {
+    HOP_MODE_POSTCOPY = 1u << 0,
+    HOP_MODE_MULTIFD = 1u << 1,
+    HOP_MODE_XBZRLE = 1u << 2,
+    HOP_MODE_AUTO_CONVERGE = 1u << 3,
+};
+#define HOP_MODES 4
+
 struct hop_record {
     int index;                    /* 1-based */
     enum hop_kind kind;
@@ -36,6 +56,12 @@ struct hop_record {
     uint64_t inflight_at_start;   /* requests in flight when the migration started */
     uint64_t verify_checked, verify_errors;
     char failure[HOP_TEXT_MAX];   /* empty when ok */
+    /* the known TCG dirty-tracking bug (tools/migrate/knownbug.h) */
+    bool tcg_dirty_exposed;       /* TCG, and a QEMU of this hop lacks the fix */
+    bool tlb_refresh;             /* the guest's TLB workaround was on during this hop */
+    bool ram_checked;             /* --check-ram compared both RAMs */
+    uint64_t ram_diff_pages;      /* pages that differed */
+    struct hop_modes modes;       /* what the migration modes asked for actually did */
 };
 
 struct run_result {
@@ -45,6 +71,9 @@ struct run_result {
     char rundir[1024];            /* kept after FAIL/ERROR */
     char reproducer[2048];
     char evidence[1024];          /* file with the failure evidence, if any */
+    char fault[16];               /* after a failure: "qemu", "guest" or "undetermined"; "" unknown */
+    char known_bug[128];          /* the known QEMU bug the failure is, if it is one */
+    int unexercised_hops;         /* hops that did not exercise a mode they were asked for */
     double duration_s;
     uint64_t total_ops;
     uint64_t guest_errors;
@@ -54,6 +83,7 @@ struct run_result {
 
 const char *verdict_name(enum verdict v);    /* "PASS", "FAIL", "ERROR" */
 const char *hop_kind_name(enum hop_kind k);  /* "migrate", "cancel", "kill-dst" */
+const char *hop_mode_name(unsigned bit);     /* "postcopy", "multifd", "xbzrle", "auto-converge" */
 /* Append a hop (grows the array); returns it zeroed with index set, or NULL when out of memory. */
 struct hop_record *run_add_hop(struct run_result *r);
 void run_result_free(struct run_result *r);

@@ -1,5 +1,6 @@
 /* migration.c: QMP migrate / migrate-incoming / query-migrate, with the loop that watches them. */
 #include "migration.h"
+#include "modes.h"
 #include "prng.h"
 
 #include <signal.h>
@@ -89,11 +90,12 @@ static void mig_stats(struct hop_record *h, const json_t *q)
 }
 
 /* A QEMU died or stopped answering during the migration: evidence from both, then FAIL. */
-static enum migration_outcome mig_broken(struct session *s, struct vm *dst, const char *what, const char *detail)
+static enum migration_outcome mig_broken(struct session *s, struct vm *dst, const char *what,
+                                         enum vqh_err_kind kind, const char *detail)
 {
     /* A closed QMP connection usually means QEMU is on its way out: let it finish dying, so the
      * report says how it died and gdb reads its core rather than attaching to a corpse. */
-    if (strstr(detail, "connection closed") || strstr(detail, "QEMU died")) {
+    if (kind == VQH_ERR_CLOSED || kind == VQH_ERR_DIED) {
         proc_wait(s->vm->proc, 3000);
         proc_wait(dst->proc, 1000);
     }
@@ -161,18 +163,21 @@ static enum migration_outcome migration_watch(struct session *s, struct vm *dst,
     struct vqh_err err;
     char uri[512];
     if (!mig_caps(src, o, &err) || !mig_caps(dst, o, &err) || !mig_incoming(s, dst, h->index, uri, sizeof(uri), &err))
-        return mig_broken(s, dst, "migration setup", err.msg);
+        return mig_broken(s, dst, "migration setup", err.kind, err.msg);
+    struct modes_hold hold;
+    if (!modes_begin(s, src, h, &hold, &err))
+        return mig_broken(s, dst, "migration setup", err.kind, err.msg);
     if (s->chan->progress)
         h->inflight_at_start = chan_inflight(s->chan->progress);
     json_t *r = qmp_cmd(src->qmp, "migrate", json_pack("{s:s}", "uri", uri), o->qmp_timeout_ms, &err);
     if (!r)
-        return mig_broken(s, dst, "migrate", err.msg);
+        return mig_broken(s, dst, "migrate", err.kind, err.msg);
     json_decref(r);
 
     int64_t t0 = clock_now_ms(), last_query = 0;
     /* The moment to break off a cancel or kill hop: early enough to hit the active phase. */
     int64_t break_at = t0 + 20 + (int64_t)(prng_splitmix64(rng) % 300);
-    bool broke_off = false, postcopy_started = false, injected = false;
+    bool broke_off = false, injected = false;
     bool inject_here = o->inject[0] && strcmp(o->inject, "none") && o->inject_hop == h->index;
     for (;;) {
         chan_pump(s->chan, POLL_MS);
@@ -188,15 +193,19 @@ static enum migration_outcome migration_watch(struct session *s, struct vm *dst,
                 proc_kill(dst->proc, SIGSTOP);
         }
         if (!vm_alive(src))
-            return mig_broken(s, dst, "the source QEMU died during migration", src->exit_status);
+            return mig_broken(s, dst, "the source QEMU died during migration", VQH_ERR_DIED, src->exit_status);
         json_t *q = qmp_cmd(src->qmp, "query-migrate", NULL, o->qmp_timeout_ms, &err);
-        if (!q && strstr(err.msg, "timed out"))
-            return mig_broken(s, dst, "migration hang: the source's QMP stopped answering", err.msg);
+        if (!q && err.kind == VQH_ERR_TIMEOUT)
+            return mig_broken(s, dst, "migration hang: the source's QMP stopped answering", err.kind, err.msg);
         if (!q)
-            return mig_broken(s, dst, "query-migrate on the source", err.msg);
+            return mig_broken(s, dst, "query-migrate on the source", err.kind, err.msg);
         const char *st = json_string_value(json_object_get(q, "status"));
         snprintf(h->status, sizeof(h->status), "%s", st ? st : "?");
         mig_stats(h, q);
+        if (!modes_poll(s, src, h, &hold, q, &err)) {
+            json_decref(q);
+            return mig_broken(s, dst, "migration modes", err.kind, err.msg);
+        }
         if (st && !strcmp(st, "completed")) {
             /* QEMU 7.2 reports "completed" a moment before it has computed total-time and
              * downtime (they read 0 then): ask again for the real figures. */
@@ -207,6 +216,7 @@ static enum migration_outcome migration_watch(struct session *s, struct vm *dst,
                 if (!q)
                     break;
                 mig_stats(h, q);
+                modes_poll(s, src, h, &hold, q, &err);
             }
             json_decref(q);
             return MIG_COMPLETED;
@@ -219,7 +229,7 @@ static enum migration_outcome migration_watch(struct session *s, struct vm *dst,
                 char d[HOP_TEXT_MAX];
                 snprintf(d, sizeof(d), "status %s: %s", st, desc ? desc : "no error-desc");
                 json_decref(q);
-                return mig_broken(s, dst, "the migration failed", d);
+                return mig_broken(s, dst, "the migration failed", VQH_ERR_OTHER, d);
             }
             json_decref(q);
             return MIG_ABORTED;
@@ -234,13 +244,9 @@ static enum migration_outcome migration_watch(struct session *s, struct vm *dst,
                 proc_wait(dst->proc, 5000);
             }
         }
-        if (o->postcopy && active && !postcopy_started && h->dirty_sync_count >= 2 && h->kind == HOP_MIGRATE) {
-            postcopy_started = true;
-            json_decref(qmp_cmd(src->qmp, "migrate-start-postcopy", NULL, o->qmp_timeout_ms, &err));
-        }
         json_decref(q);
         if (h->kind == HOP_MIGRATE && !vm_alive(dst))
-            return mig_broken(s, dst, "the destination QEMU died during migration", dst->exit_status);
+            return mig_broken(s, dst, "the destination QEMU died during migration", VQH_ERR_DIED, dst->exit_status);
         if (now - t0 > o->migrate_timeout_ms) {
             char d[256];
             /* Still copying RAM pass after pass: the guest dirties memory faster than the stream
@@ -249,11 +255,11 @@ static enum migration_outcome migration_watch(struct session *s, struct vm *dst,
                 snprintf(d, sizeof(d), "still active after %d ms and %d RAM passes; remedies: --auto-converge, "
                          "a higher --downtime-limit, or a guest rate limit (--guest-config rate=N)",
                          o->migrate_timeout_ms, (int)h->dirty_sync_count);
-                return mig_broken(s, dst, "migration did not converge", d);
+                return mig_broken(s, dst, "migration did not converge", VQH_ERR_OTHER, d);
             }
             snprintf(d, sizeof(d), "not finished after %d ms (status %s, %d RAM passes)", o->migrate_timeout_ms,
                      h->status, (int)h->dirty_sync_count);
-            return mig_broken(s, dst, "migration hang", d);
+            return mig_broken(s, dst, "migration hang", VQH_ERR_TIMEOUT, d);
         }
     }
 }

@@ -58,8 +58,9 @@ static bool ramcheck_flip(const char *path, struct vqh_err *err)
     return ok;
 }
 
-bool ramcheck_compare(struct session *s, struct vm *src, struct vm *dst, int hop, struct vqh_err *err)
+bool ramcheck_compare(struct session *s, struct vm *src, struct vm *dst, struct hop_record *h, struct vqh_err *err)
 {
+    int hop = h->index;
     char a_name[32], b_name[32];
     size_t size = (size_t)s->o->mem_mib << 20;
     snprintf(a_name, sizeof(a_name), "ram-hop%d-src.bin", hop);
@@ -87,6 +88,8 @@ bool ramcheck_compare(struct session *s, struct vm *src, struct vm *dst, int hop
     }
     munmap((void *)a, size);
     munmap((void *)b, size);
+    h->ram_checked = true;
+    h->ram_diff_pages = differ;
     if (differ) {
         /* keep the dumps: they are the evidence */
         vqh_err_set(err, "guest RAM differs between %s (source, postmigrate) and %s (destination, not yet run) "

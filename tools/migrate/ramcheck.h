@@ -9,7 +9,9 @@
 
 #include "session.h"
 
-/* Compare; false with err describing the first differing pages (or why it could not compare). */
-bool ramcheck_compare(struct session *s, struct vm *src, struct vm *dst, int hop, struct vqh_err *err);
+/* Compare for hop h (sets h->ram_checked, h->ram_diff_pages); false with err describing the first
+ * differing pages, or why it could not compare (then h->ram_checked stays false). */
+bool ramcheck_compare(struct session *s, struct vm *src, struct vm *dst, struct hop_record *h,
+                      struct vqh_err *err);
 
 #endif

@@ -99,12 +99,12 @@ static void qmp_note(struct qmp *q, const char *text)
 }
 
 static void qmp_fail(struct qmp *q, const struct qmp_wait *w, struct vqh_err *err,
-                     const char *reason)
+                     enum vqh_err_kind kind, const char *reason)
 {
     char text[VQH_ERR_MAX];
 
     snprintf(text, sizeof(text), "%s: %s", w->what, reason);
-    vqh_err_set(err, "qmp %s: %s", q->label, text);
+    vqh_err_setk(err, kind, "qmp %s: %s", q->label, text);
     qmp_note(q, text);
 }
 
@@ -121,7 +121,7 @@ static void qmp_fail_dead(struct qmp *q, const struct qmp_wait *w, const struct 
     char reason[VQH_ERR_MAX];
 
     snprintf(reason, sizeof(reason), "QEMU died: %.400s", why->msg[0] ? why->msg : "not running");
-    qmp_fail(q, w, err, reason);
+    qmp_fail(q, w, err, VQH_ERR_DIED, reason);
 }
 
 /* Liveness check for waits with nothing to drain; fills err when QEMU is gone. */
@@ -191,7 +191,7 @@ static int qmp_take_line(struct qmp *q, const struct qmp_wait *w, json_t **msg, 
                 snprintf(reason, sizeof(reason), "malformed JSON from QMP: %s", snip);
                 memmove(q->buf, nl + 1, rest);
                 q->len = rest;
-                qmp_fail(q, w, err, reason);
+                qmp_fail(q, w, err, VQH_ERR_OTHER, reason);
                 return -1;
             }
         }
@@ -210,7 +210,7 @@ static bool qmp_fill(struct qmp *q, const struct qmp_wait *w, struct vqh_err *er
     ssize_t n;
 
     if (!qmp_reserve(q)) {
-        qmp_fail(q, w, err, "QMP message longer than 16 MiB (or out of memory)");
+        qmp_fail(q, w, err, VQH_ERR_OTHER, "QMP message longer than 16 MiB (or out of memory)");
         q->closed = true;
         return false;
     }
@@ -228,7 +228,7 @@ static bool qmp_fill(struct qmp *q, const struct qmp_wait *w, struct vqh_err *er
                      snip);
         }
         q->closed = true;
-        qmp_fail(q, w, err, reason);
+        qmp_fail(q, w, err, VQH_ERR_CLOSED, reason);
         return false;
     }
     return true;
@@ -247,7 +247,7 @@ static json_t *qmp_read_msg(struct qmp *q, const struct qmp_wait *w, struct vqh_
         if (r != 0)
             return msg;
         if (q->closed) {
-            qmp_fail(q, w, err, "connection closed");
+            qmp_fail(q, w, err, VQH_ERR_CLOSED, "connection closed");
             return NULL;
         }
         if (!qmp_alive(q, &why)) {
@@ -265,14 +265,14 @@ static json_t *qmp_read_msg(struct qmp *q, const struct qmp_wait *w, struct vqh_
             continue;
         }
         if (r < 0 && errno != EINTR) {
-            qmp_fail(q, w, err, strerror(errno));
+            qmp_fail(q, w, err, VQH_ERR_OTHER, strerror(errno));
             return NULL;
         }
         if (left <= 0) {
             char reason[64];
 
             snprintf(reason, sizeof(reason), "timed out after %d ms", w->timeout_ms);
-            qmp_fail(q, w, err, reason);
+            qmp_fail(q, w, err, VQH_ERR_TIMEOUT, reason);
             return NULL;
         }
     }
@@ -313,7 +313,7 @@ static bool qmp_send(struct qmp *q, const struct qmp_wait *w, const char *text, 
             if (!qmp_check_alive(q, w, err))
                 return false;
             if (left <= 0) {
-                qmp_fail(q, w, err, "timed out sending the command (QEMU does not read)");
+                qmp_fail(q, w, err, VQH_ERR_TIMEOUT, "timed out sending the command (QEMU does not read)");
                 return false;
             }
             poll(&pfd, 1, left < QMP_SLICE_MS ? (int)left : QMP_SLICE_MS);
@@ -322,7 +322,7 @@ static bool qmp_send(struct qmp *q, const struct qmp_wait *w, const char *text, 
 
             snprintf(reason, sizeof(reason), "connection closed: %s", strerror(errno));
             q->closed = true;
-            qmp_fail(q, w, err, reason);
+            qmp_fail(q, w, err, VQH_ERR_CLOSED, reason);
             return false;
         }
     }
@@ -338,7 +338,7 @@ static json_t *qmp_reply_error(struct qmp *q, const struct qmp_wait *w, json_t *
     char reason[VQH_ERR_MAX];
 
     snprintf(reason, sizeof(reason), "%s: %s", cls ? cls : "(no class)", desc ? desc : "(no desc)");
-    qmp_fail(q, w, err, reason);
+    qmp_fail(q, w, err, VQH_ERR_REFUSED, reason);
     json_decref(msg);
     return NULL;
 }
@@ -360,13 +360,13 @@ static json_t *qmp_cmd_wait(struct qmp *q, const char *name, json_t *args,
     /* QMP parses a stream; the newline makes QEMU act on the command at once. */
     if (!text || asprintf(&line, "%s\n", text) < 0) {
         free(text);
-        qmp_fail(q, w, err, "cannot encode the command (bad arguments or out of memory)");
+        qmp_fail(q, w, err, VQH_ERR_OTHER, "cannot encode the command (bad arguments or out of memory)");
         return NULL;
     }
     free(text);
     if (q->closed) {
         free(line);
-        qmp_fail(q, w, err, "connection closed");
+        qmp_fail(q, w, err, VQH_ERR_CLOSED, "connection closed");
         return NULL;
     }
     sent = qmp_send(q, w, line, strlen(line), err);
@@ -460,7 +460,7 @@ json_t *qmp_wait_event(struct qmp *q, const char *name, int timeout_ms,
                          data ? data : "none");
                 free(data);
                 json_decref(ev);
-                qmp_fail(q, &w, err, reason);
+                qmp_fail(q, &w, err, VQH_ERR_OTHER, reason);
                 return NULL;
             }
         }
@@ -488,7 +488,7 @@ static int qmp_connect(struct qmp *q, const char *path, const struct qmp_wait *w
     if (strlen(path) >= sizeof(addr.sun_path)) {
         snprintf(reason, sizeof(reason), "socket path %.300s longer than sun_path (%zu)", path,
                  sizeof(addr.sun_path) - 1);
-        qmp_fail(q, w, err, reason);
+        qmp_fail(q, w, err, VQH_ERR_OTHER, reason);
         return -1;
     }
     strcpy(addr.sun_path, path);
@@ -497,7 +497,7 @@ static int qmp_connect(struct qmp *q, const char *path, const struct qmp_wait *w
         const struct timespec nap = {0, 20 * 1000 * 1000};
 
         if (fd < 0) {
-            qmp_fail(q, w, err, strerror(errno));
+            qmp_fail(q, w, err, VQH_ERR_OTHER, strerror(errno));
             return -1;
         }
         if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
@@ -509,7 +509,7 @@ static int qmp_connect(struct qmp *q, const char *path, const struct qmp_wait *w
         /* QEMU creates and listens on the socket a moment after it starts. */
         if (e != ENOENT && e != ECONNREFUSED && e != EINTR && e != EAGAIN) {
             snprintf(reason, sizeof(reason), "cannot connect to %.300s: %s", path, strerror(e));
-            qmp_fail(q, w, err, reason);
+            qmp_fail(q, w, err, VQH_ERR_TIMEOUT, reason);
             return -1;
         }
         if (!qmp_check_alive(q, w, err))
@@ -517,7 +517,7 @@ static int qmp_connect(struct qmp *q, const char *path, const struct qmp_wait *w
         if (clock_now_ms() >= w->deadline) {
             snprintf(reason, sizeof(reason), "no QMP server at %.300s after %d ms: %s", path,
                      w->timeout_ms, strerror(e));
-            qmp_fail(q, w, err, reason);
+            qmp_fail(q, w, err, VQH_ERR_OTHER, reason);
             return -1;
         }
         nanosleep(&nap, NULL);
@@ -549,7 +549,7 @@ struct qmp *qmp_open(const char *path, int timeout_ms, const struct qmp_opts *op
     if (!q->greeting)
         goto fail;
     if (!json_is_object(json_object_get(q->greeting, "QMP"))) {
-        qmp_fail(q, &w, err, "the first message is not a QMP greeting");
+        qmp_fail(q, &w, err, VQH_ERR_OTHER, "the first message is not a QMP greeting");
         goto fail;
     }
     w.what = "qmp_capabilities";

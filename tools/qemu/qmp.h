@@ -11,7 +11,8 @@
  * in slices of at most 100 ms, asking the liveness hook each time, so a dead QEMU ends it at once.
  * Errors read "qmp <label>: <command or wait>: <reason>", the reason being QMP's error class and
  * desc, "timed out after N ms", "connection closed", "malformed JSON from QMP: <snippet>" or "QEMU
- * died: <why>".
+ * died: <why>"; err->kind says which (VQH_ERR_REFUSED, _TIMEOUT, _CLOSED, _OTHER, _DIED) for callers
+ * that act on it.
  */
 #ifndef VQH_QMP_H
 #define VQH_QMP_H

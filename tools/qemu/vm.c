@@ -173,6 +173,15 @@ struct vm *vm_start(const struct vm_launch *l, const char *label, bool incoming,
     v->qmp = qmp_open(v->qmp_path, l->opts->qmp_timeout_ms, &qo, err);
     if (!v->qmp)
         goto fail;
+    /* Known QEMU bugs depend on it (tools/migrate/knownbug.h). */
+    json_t *ver = qmp_cmd(v->qmp, "query-version", NULL, l->opts->qmp_timeout_ms, err);
+    if (!ver)
+        goto fail;
+    json_t *qv = json_object_get(ver, "qemu");
+    v->version = (int)(json_integer_value(json_object_get(qv, "major")) * 10000 +
+                       json_integer_value(json_object_get(qv, "minor")) * 100 +
+                       json_integer_value(json_object_get(qv, "micro")));
+    json_decref(ver);
     return v;
 fail:
     vm_free(v);

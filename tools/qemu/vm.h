@@ -31,6 +31,7 @@ struct vm {
     bool quit_sent;           /* we asked it to quit: its exit is expected */
     bool hold_serial;         /* incoming: not read until the source's partial line is handed over */
     char exit_status[PROC_STATUS_MAX];
+    int version;              /* query-version: major * 10000 + minor * 100 + micro; 0 unknown */
 };
 
 struct vm_launch {

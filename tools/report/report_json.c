@@ -51,6 +51,26 @@ static json_t *jstr(const char *s, size_t cap)
 
 #define JSTR(field) jstr((field), sizeof(field))
 
+/* The HOP_MODE_* bits as an array of names. */
+static json_t *modes_names(unsigned bits)
+{
+    json_t *a = json_array();
+    for (unsigned b = 1; a && b < (1u << HOP_MODES); b <<= 1)
+        if (bits & b)
+            json_array_append_new(a, json_string(hop_mode_name(b)));
+    return a;
+}
+
+/* What each migration mode asked for did on this hop: the evidence that it was exercised. */
+static json_t *modes_json(const struct hop_modes *m)
+{
+    return json_pack("{s:o, s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:i}", "asked", modes_names(m->asked), "proven",
+                     modes_names(m->proven), "unexercised", modes_names(m->asked & ~m->proven), "postcopy_active",
+                     m->postcopy_active, "postcopy_requests", ju64(m->postcopy_requests), "multifd_bytes",
+                     ju64(m->multifd_bytes), "xbzrle_cache_hits", ju64(m->xbzrle_cache_hits), "xbzrle_pages",
+                     ju64(m->xbzrle_pages), "throttle_max", m->throttle_max);
+}
+
 static json_t *hop_json(const struct hop_record *h)
 {
     int nq = h->nqueues < 0 ? 0 : h->nqueues > HOP_MAX_QUEUES ? HOP_MAX_QUEUES : h->nqueues;
@@ -82,6 +102,11 @@ static json_t *hop_json(const struct hop_record *h)
     bad |= json_object_set_new(o, "inflight_at_start", ju64(h->inflight_at_start));
     bad |= json_object_set_new(o, "verify_checked", ju64(h->verify_checked));
     bad |= json_object_set_new(o, "verify_errors", ju64(h->verify_errors));
+    bad |= json_object_set_new(o, "modes", modes_json(&h->modes));
+    bad |= json_object_set_new(o, "tcg_dirty_exposed", json_boolean(h->tcg_dirty_exposed));
+    bad |= json_object_set_new(o, "tlb_refresh", json_boolean(h->tlb_refresh));
+    if (h->ram_checked)
+        bad |= json_object_set_new(o, "ram_diff_pages", ju64(h->ram_diff_pages));
     if (h->failure[0])
         bad |= json_object_set_new(o, "failure", JSTR(h->failure));
     /* A member that could not be built (out of memory) would be missing: refuse the record. */
@@ -127,6 +152,11 @@ json_t *report_json_build(json_t *config, const struct run_result *r)
     bad |= json_object_set_new(doc, "reproducer", JSTR(r->reproducer));
     if (r->evidence[0])
         bad |= json_object_set_new(doc, "evidence", JSTR(r->evidence));
+    if (r->fault[0])
+        bad |= json_object_set_new(doc, "fault", JSTR(r->fault));
+    if (r->known_bug[0])
+        bad |= json_object_set_new(doc, "known_bug", JSTR(r->known_bug));
+    bad |= json_object_set_new(doc, "unexercised_hops", json_integer(r->unexercised_hops));
     bad |= json_object_set_new(doc, "hops", hops);
     hops = NULL;
     bad |= json_object_set_new(doc, "summary",

@@ -376,7 +376,7 @@ static int vi_parse_opt(struct verify_image_opts *o, int c, const char *arg, con
 int verify_image_main(int argc, char **argv)
 {
     struct verify_image_opts o;
-    struct vqh_err err = {""};
+    struct vqh_err err = {.msg = ""};
     int c, r = 1;
 
     verify_image_defaults(&o);

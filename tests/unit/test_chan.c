@@ -109,7 +109,7 @@ static void test_verify_waits_while_moving(void **state)
 {
     (void)state;
     struct fake f = { .progress_every_ms = 100, .progress_count = 18, .reply_after_ms = 2000, .ops_rise = true };
-    struct vqh_err err = { "" };
+    struct vqh_err err = {0};
     json_t *reply = NULL;
     fake_start(&f);
     int64_t t0 = clock_now_ms();
@@ -128,7 +128,7 @@ static void test_plain_command_keeps_its_deadline(void **state)
 {
     (void)state;
     struct fake f = { .progress_every_ms = 100, .progress_count = 18, .reply_after_ms = 2000, .ops_rise = true };
-    struct vqh_err err = { "" };
+    struct vqh_err err = {0};
     fake_start(&f);
     assert_false(chan_command(f.c, &f.v, "verify\n", "verify", 500, NULL, &err));
     assert_non_null(strstr(err.msg, "did not answer 'verify' within 500 ms"));
@@ -140,7 +140,7 @@ static void test_verify_stuck_is_given_up(void **state)
 {
     (void)state;
     struct fake f = { .progress_every_ms = 50, .progress_count = 30, .reply_after_ms = -1, .ops_rise = false };
-    struct vqh_err err = { "" };
+    struct vqh_err err = {0};
     fake_start(&f);
     int64_t t0 = clock_now_ms();
     assert_false(chan_command_moving(f.c, &f.v, "verify\n", "verify", 300, NULL, &err));

@@ -34,7 +34,7 @@ static void sink_line(void *arg, const struct guestlog_line *line)
 {
     struct sink *k = arg;
     struct guestlog_msg *msg = NULL;
-    struct vqh_err err = { "" };
+    struct vqh_err err = {0};
     switch (guestlog_parse_line(line, k->source, &msg, &err)) {
     case GUESTLOG_MSG:
         assert_non_null(msg);
@@ -242,7 +242,7 @@ static void test_lines_parse_or_say_why(void **state)
         buf[n] = 0;
         struct guestlog_line l = { (const char *)buf, n, fuzz_below(&f, 8) == 0 };
         struct guestlog_msg *m = NULL;
-        struct vqh_err err = { "" };
+        struct vqh_err err = {0};
         enum guestlog_parse r = guestlog_parse_line(&l, "vm1-with-a-long-label", &m, &err);
         kinds[r]++;
         switch (r) {

@@ -243,7 +243,7 @@ static void test_fuzzed_replies(void **state)
         pthread_t th;
         assert_int_equal(pthread_create(&th, NULL, srv_main, s), 0);
         struct qmp_opts o = { .label = "fuzz" };
-        struct vqh_err err = { "" };
+        struct vqh_err err = {0};
         struct qmp *q = qmp_open(sock, 5000, &o, &err);
         if (!q) {
             /* only a fuzzed greeting may keep it from opening, and it says so */

@@ -120,7 +120,7 @@ static void test_state_logs(void **state_)
     /* the unmutated log loads and checks clean */
     write_file(valid, (size_t)n0);
     struct verify_image_opts o;
-    struct vqh_err err = { "" };
+    struct vqh_err err = {0};
     verify_image_defaults(&o);
     o.image = img;
     o.state_path = state;

@@ -54,7 +54,7 @@ static void test_expand(void **state)
 {
     (void)state;
     struct lab_matrix m;
-    struct vqh_err err = {""};
+    struct vqh_err err = {0};
     assert_true(lab_matrix_load(&m, write_file("good.yaml", good), 0, &err));
     assert_string_equal(m.name, "t");
     assert_int_equal(m.seed, 42);
@@ -122,7 +122,7 @@ static void test_seeds(void **state)
 static void expect_error(const char *text, const char *line_key, const char *words)
 {
     struct lab_matrix m;
-    struct vqh_err err = {""};
+    struct vqh_err err = {0};
     const char *p = write_file("bad.yaml", text);
     assert_false(lab_matrix_load(&m, p, 0, &err));
     char want[512];
@@ -179,7 +179,7 @@ static void test_shipped(void **state)
     const char *files[] = {"tests/lab/smoke.yaml", "tests/lab/nightly.yaml"   /* run from the top: make test */};
     for (size_t i = 0; i < 2; i++) {
         struct lab_matrix m;
-        struct vqh_err err = {""};
+        struct vqh_err err = {0};
         if (!lab_matrix_load(&m, files[i], 0, &err))
             fail_msg("%s", err.msg);
         assert_true(m.ncells >= 4);

@@ -79,7 +79,7 @@ static void test_known(void **state)
 {
     (void)state;
     struct lab_known k;
-    struct vqh_err err = {""};
+    struct vqh_err err = {0};
     if (!lab_known_load(&k, "tests/lab/known-issues.yaml", &err))   /* the shipped signatures */
         fail_msg("%s", err.msg);
     assert_true(k.n >= 1);
@@ -198,7 +198,7 @@ static json_t *fake_night(int k, json_t *cells)
 static void test_db_history(void **state)
 {
     (void)state;
-    struct vqh_err err = {""};
+    struct vqh_err err = {0};
     unlink("lab.sqlite");
     /* Four nights: "a" passes at a steady rate then drops; "b" fails once then is fixed; "c" starts failing on the last. */
     double a_ops[] = {1000, 1010, 995, 600};
@@ -258,7 +258,7 @@ static void test_db_history(void **state)
 static void test_writers(void **state)
 {
     (void)state;
-    struct vqh_err err = {""};
+    struct vqh_err err = {0};
     json_t *night = fake_night(0, json_pack("[o, o, o]", fake_cell(0, "a", "pass", 1000, NULL), fake_cell(1, "b", "fail", 500, NULL),
                                             fake_cell(2, "c", "fail", 500, "qemu-tcg-dirty-bitmap")));
     assert_int_equal(lab_night_status(night), 1);

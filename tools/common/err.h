@@ -24,7 +24,7 @@ enum vqh_err_kind {
 
 struct vqh_err {
     char msg[VQH_ERR_MAX];
-    enum vqh_err_kind kind; /* after msg: `struct vqh_err e = {""}` stays valid */
+    enum vqh_err_kind kind; /* after msg: `struct vqh_err e = {0}` stays valid */
 };
 
 __attribute__((format(printf, 2, 3))) static inline void vqh_err_set(struct vqh_err *err,

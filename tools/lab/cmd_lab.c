@@ -201,7 +201,7 @@ static bool load_known(const struct lab_args *a, const struct lab_matrix *m, str
 
 static int lab_run(struct lab_args *a)
 {
-    struct vqh_err err = {""};
+    struct vqh_err err = {0};
     char night[LAB_PATH_MAX], matrix[LAB_PATH_MAX];
     uint64_t seed = a->seed;
     if (a->resume) {
@@ -259,7 +259,7 @@ out:
 
 static int lab_cell_cmd(struct lab_args *a)
 {
-    struct vqh_err err = {""};
+    struct vqh_err err = {0};
     if (!a->matrix || !a->out || (!a->cell && a->index < 0))
         return fail("lab cell: needs MATRIX, --out NIGHT and --cell ID or --index I", a->bisect);
     struct lab_matrix m;
@@ -303,7 +303,7 @@ static void print_quoted(const char *s)
 
 static int lab_cells_cmd(struct lab_args *a)
 {
-    struct vqh_err err = {""};
+    struct vqh_err err = {0};
     if (!a->matrix)
         return fail("lab cells: which matrix?", false);
     struct lab_matrix m;
@@ -328,7 +328,7 @@ static int lab_cells_cmd(struct lab_args *a)
 
 static int lab_submit_cmd(struct lab_args *a)
 {
-    struct vqh_err err = {""};
+    struct vqh_err err = {0};
     if (!a->slurm)
         return fail("lab submit: name the engine: --slurm (for others, `vqhammer lab cells` prints one command per cell)", false);
     if (!a->matrix || !a->out)
@@ -357,7 +357,7 @@ static int lab_submit_cmd(struct lab_args *a)
 
 static int lab_collect_cmd(struct lab_args *a)
 {
-    struct vqh_err err = {""};
+    struct vqh_err err = {0};
     const char *night = a->matrix ? a->matrix : a->night;
     if (!night)
         return fail("lab collect: which night directory?", false);
@@ -369,7 +369,7 @@ static int lab_collect_cmd(struct lab_args *a)
 
 static int lab_history_cmd(struct lab_args *a)
 {
-    struct vqh_err err = {""};
+    struct vqh_err err = {0};
     char db[LAB_PATH_MAX + 16], abs[PATH_MAX], name[LAB_NAME_MAX] = "";
     const char *night = a->night ? (realpath(a->night, abs) ? abs : a->night) : NULL;
     if (a->db)

@@ -133,7 +133,7 @@ static json_t *run_attempt(const struct lab_matrix *m, const struct lab_cell *c,
     char seedtxt[32];
     snprintf(seedtxt, sizeof(seedtxt), "0x%llx", (unsigned long long)seed);
     json_t *a = json_pack("{s:i, s:s}", "attempt", k, "seed", seedtxt);
-    struct vqh_err e = {""};
+    struct vqh_err e = {0};
     char link[64] = "";
     if (lab_mkdirs(dir, 0755, &e) && !short_link(dir, link, sizeof(link)))
         vqh_err_set(&e, "cannot make a short link to %s in /tmp: %s", dir, strerror(errno));

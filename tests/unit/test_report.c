@@ -622,6 +622,8 @@ static void test_table(void **state)
     fclose(m);
 
     assert_non_null(strstr(out, "src->dst"));
+    assert_non_null(strstr(out, "\nhop 1 did not exercise xbzrle\n")); /* asked, no evidence */
+    assert_null(strstr(out, "did not exercise postcopy"));
     int n = row_fields(out, "   1 migrate", fields);
     assert_int_equal(n, 14);
     const char *want[14] = {"1", "migrate", "vm1->vm2", "completed", "1234", "50", "7", "3.0", "21", "5", "9",

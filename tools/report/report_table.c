@@ -61,6 +61,14 @@ void report_table_print(FILE *f, const struct run_result *r)
     put_minmax(f, "downtime", &st.downtime_ms, st.migrations);
     put_minmax(f, "migration time", &st.total_ms, st.migrations);
     fprintf(f, "guest: %" PRIu64 " operations, %" PRIu64 " errors\n", r->total_ops, r->guest_errors);
+    for (int i = 0; i < r->nhops; i++) {
+        unsigned missing = r->hops[i].modes.asked & ~r->hops[i].modes.proven;
+        for (unsigned b = 1; missing && b < (1u << HOP_MODES); b <<= 1)
+            if (missing & b)
+                fprintf(f, "hop %d did not exercise %s\n", r->hops[i].index, hop_mode_name(b));
+    }
+    if (r->fault[0])
+        fprintf(f, "at fault: %s%s%s\n", r->fault, r->known_bug[0] ? " - " : "", r->known_bug);
     fprintf(f, "VERDICT: %s%s%s\n", verdict_name(r->verdict), r->reason[0] ? " - " : "", r->reason);
     if (r->rundir[0])
         fprintf(f, "run directory: %s\n", r->rundir);

@@ -46,7 +46,7 @@ void qemu_cmd_disk_serial(int disk, char *buf, size_t cap)
 bool qemu_cmd_build(struct qemu_cmd *c, const struct vqh_opts *o, const struct qemu_inst *in,
                     struct vqh_err *err)
 {
-    char e1[2 * OPTS_PATH_MAX], serial[32], node[32];
+    char e1[2 * OPTS_PATH_MAX], serial[32];
     memset(c, 0, sizeof(*c));
     qemu_cmd_arg(c, "%s", in->binary);
     qemu_cmd_arg(c, "-name");
@@ -95,22 +95,14 @@ bool qemu_cmd_build(struct qemu_cmd *c, const struct vqh_opts *o, const struct q
         qemu_cmd_arg(c, "-object");
         qemu_cmd_arg(c, "iothread,id=iothread%d", i);
     }
+    blockgraph_objects(c, o, in->ndisks);
     for (int i = 0; i < in->ndisks; i++) {
         qemu_cmd_disk_serial(i, serial, sizeof(serial));
         if (!blockgraph_args(c, o, i, in->disks[i], err)) {
             qemu_cmd_free(c);
             return false;
         }
-        blockgraph_top_node(o, i, node, sizeof(node));
-        qemu_cmd_arg(c, "-device");
-        char iothread[32] = "";
-        if (o->iothreads)
-            snprintf(iothread, sizeof(iothread), ",iothread=iothread%d", i % o->iothreads);
-        /* num-queues always explicit: its default follows -smp and a mismatch breaks migration
-         * (QEMU GitLab #2594). */
-        qemu_cmd_arg(c, "virtio-blk-pci,drive=%s,id=vqhdisk%d,serial=%s,num-queues=%d,queue-size=%d%s%s%s%s",
-                 node, i, serial, o->queues, o->queue_size, iothread, blockgraph_device_props(o),
-                 o->disk_extra[0] ? "," : "", o->disk_extra);
+        blockgraph_device(c, o, i, serial);
     }
     if (in->paused)
         qemu_cmd_arg(c, "-S");

@@ -1,6 +1,8 @@
 /* session.c: setting up a run, carrying the guest between QEMUs, and ending with a verdict. */
 #include "session.h"
 #include "accel.h"
+#include "blockgraph.h"
+#include "spec.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -59,7 +61,7 @@ static bool session_prepare_disk(struct session *s, int i, struct vqh_err *err)
                         "to allow that, or name a new file", s->o->disk[i]);
             return false;
         } else if (stat(path, &st) == 0 && st.st_size > 0) {
-            return true;
+            return blockgraph_prepare_image(s->o, i, path, rundir_path(s->rd, "qemu-img.out"), err);
         }
     } else {
         char name[32];
@@ -80,7 +82,7 @@ static bool session_prepare_disk(struct session *s, int i, struct vqh_err *err)
         if (realpath(path, abs))
             snprintf(path, OPTS_PATH_MAX, "%s", abs);
     }
-    return true;
+    return blockgraph_prepare_image(s->o, i, path, rundir_path(s->rd, "qemu-img.out"), err);
 }
 
 bool session_setup(struct session *s, struct vqh_opts *o, const char *guest_config, struct vqh_err *err)
@@ -129,6 +131,10 @@ bool session_setup(struct session *s, struct vqh_opts *o, const char *guest_conf
     struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
     setrlimit(RLIMIT_CORE, &rl);
     proc_set_child_dir(rundir_base(s->rd));
+    if (!blockgraph_probe(o, s->ndisks, rundir_path(s->rd, "qemu-probe.out"), err))
+        return false;
+    if (bg_spec_any_nbd(o, s->ndisks) && !(s->nbd = nbd_server_start(o, s->rd, s->disk_ptrs, s->ndisks, err)))
+        return false;
     s->accel = accel_choose(o, s->rd, s->accel_why, sizeof(s->accel_why));
     snprintf(s->result.accel, sizeof(s->result.accel), "%s", s->accel);
     status_event(&s->status, "accelerator %s", s->accel_why);
@@ -258,6 +264,8 @@ void session_evidence_vm(struct session *s, struct vm *v, const char *what)
     const char *out = rundir_path(s->rd, name);
     FILE *f;
     bool got;
+    /* The graph as this QEMU has it, asked before gdb stops it. */
+    char *nodes = vm_alive(v) && v->qmp ? blockgraph_nodes_text(v->qmp, s->o->qmp_timeout_ms) : NULL;
     if (vm_alive(v)) {
         got = proc_gdb_backtrace(v->proc->pid, NULL, NULL, out, 60000, &err);
         vm_kill(v);
@@ -275,9 +283,14 @@ void session_evidence_vm(struct session *s, struct vm *v, const char *what)
         }
     }
     f = fopen(rundir_path(s->rd, "evidence.txt"), "ae");
-    if (!f)
+    if (!f) {
+        free(nodes);
         return;
+    }
     fprintf(f, "== %s: %s (%s)\n", v->label, what, v->exit_status[0] ? v->exit_status : "running");
+    if (nodes)
+        fprintf(f, "query-named-block-nodes (flat):\n%s", nodes);
+    free(nodes);
     fprintf(f, "command: %s\n", v->cmdline);
     fprintf(f, "QEMU output (%s), last lines:\n", v->out_path);
     session_tail(f, v->out_path, 30);
@@ -333,6 +346,8 @@ int session_end(struct session *s)
         s->result.total_ops = (uint64_t)json_integer_value(json_object_get(s->chan->summary, "ops"));
     if (s->result.verdict != VERDICT_PASS && s->rd && s->chan)
         session_write_guest_evidence(s);
+    nbd_server_stop(s->nbd);
+    s->nbd = NULL;
     if (s->qmp_log)
         fclose(s->qmp_log);
     if (s->o->json[0]) {

@@ -118,11 +118,13 @@ static bool blockgraph_proto(struct qemu_cmd *c, const struct vqh_opts *o, const
             vqh_err_set(err, "internal: disk %d is served over NBD but no NBD server was started", disk);
             return false;
         }
-        /* reconnect-delay: requests wait that long for the server to come back before they fail. */
+        /* reconnect-delay: requests wait that long for the server to come back before they fail;
+         * open-timeout (QEMU 7.0+): a QEMU started during an outage keeps trying as long. */
         blockgraph_nbd_export(disk, exp, sizeof(exp));
         qemu_cmd_arg(c, "-blockdev");
-        qemu_cmd_arg(c, "driver=nbd,node-name=%s,server.type=unix,server.path=%s,export=%s,reconnect-delay=%d",
-                     proto, qemu_cmd_escape(blockgraph_nbd_sock, path, sizeof(path)), exp, sp->reconnect_delay);
+        qemu_cmd_arg(c, "driver=nbd,node-name=%s,server.type=unix,server.path=%s,export=%s,reconnect-delay=%d,"
+                     "open-timeout=%d", proto, qemu_cmd_escape(blockgraph_nbd_sock, path, sizeof(path)), exp,
+                     sp->reconnect_delay, sp->reconnect_delay);
         return true;
     }
     if (!strcmp(o->aio, "native") && strcmp(direct, "on")) {

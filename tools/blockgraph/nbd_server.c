@@ -43,7 +43,7 @@ struct nbd_server *nbd_server_start(const struct vqh_opts *o, struct rundir *rd,
     char self[OPTS_PATH_MAX], qsd[OPTS_PATH_MAX], seed[32], cmin[16], cmax[16], omax[16], why[512];
     char exports[OPTS_MAX_DISKS][OPTS_PATH_MAX + 40];
     const char *argv[8 + OPTS_MAX_DISKS + 1];
-    int n = 0, reconnect = bg_spec_min_reconnect_ms(o, ndisks);
+    int n = 0;
     ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
     struct nbd_server *ns = calloc(1, sizeof(*ns));
     if (!ns || len <= 0) {
@@ -63,10 +63,9 @@ struct nbd_server *nbd_server_start(const struct vqh_opts *o, struct rundir *rd,
     snprintf(seed, sizeof(seed), "0x%llx", (unsigned long long)(o->seed ^ 0x6e6264636861ull));
     snprintf(cmin, sizeof(cmin), "%d", o->nbd_chaos_min_ms);
     snprintf(cmax, sizeof(cmax), "%d", o->nbd_chaos_max_ms);
-    /* QEMU's NBD client retries after 1, 2, 4, ... s: an outage of at most half of
-     * reconnect-delay less a second is over before the delay runs out and requests fail. */
-    int outage = (reconnect - 1000) / 2;
-    snprintf(omax, sizeof(omax), "%d", outage > 2000 ? 2000 : outage < 100 ? 100 : outage);
+    /* QEMU's NBD client retries 1, 3, 7, ... s after a disconnect: an outage of at most 2 s is
+     * over by the second retry, well inside reconnect-delay (5 s or more with chaos). */
+    snprintf(omax, sizeof(omax), "%d", 2000);
     argv[n++] = self;
     argv[n++] = "nbd-serve";
     argv[n++] = sock;

@@ -196,6 +196,12 @@ bool bg_spec_validate(const struct vqh_opts *o, int ndisks, struct vqh_err *err)
         vqh_err_set(err, "--nbd-chaos needs a disk served over NBD: add --disk-graph nbd");
         return false;
     }
+    /* Outages last up to 2 s; QEMU's retry 3 s after the disconnect must come before the delay ends. */
+    if (o->nbd_chaos_max_ms && bg_spec_min_reconnect_ms(o, ndisks) < 5000) {
+        vqh_err_set(err, "--nbd-chaos needs reconnect-delay=5 or more on every nbd disk (outages last up to 2 s and "
+                    "QEMU's NBD client retries 1 and 3 s after a disconnect)");
+        return false;
+    }
     return true;
 }
 

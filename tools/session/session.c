@@ -304,11 +304,13 @@ void session_evidence_vm(struct session *s, struct vm *v, const char *what)
     snprintf(s->result.evidence, sizeof(s->result.evidence), "%s", rundir_path(s->rd, "evidence.txt"));
 }
 
-static void session_write_guest_evidence(struct session *s)
+static void session_write_guest_evidence(struct session *s, const char *nodes)
 {
     FILE *f = fopen(rundir_path(s->rd, "evidence.txt"), "ae");
     if (!f)
         return;
+    if (nodes)
+        fprintf(f, "query-named-block-nodes (flat) of the last QEMU:\n%s", nodes);
     fprintf(f, "== verdict %s: %s\n", verdict_name(s->result.verdict), s->result.reason);
     fprintf(f, "reproducer: %s\n", s->result.reproducer);
     fprintf(f, "guest messages, merged by sequence number: %s\n", rundir_path(s->rd, "serial-merged.log"));
@@ -334,6 +336,9 @@ static void session_write_guest_evidence(struct session *s)
 int session_end(struct session *s)
 {
     struct vqh_err err;
+    char *nodes = NULL;
+    if (s->vm && s->result.verdict != VERDICT_PASS && vm_alive(s->vm) && s->vm->qmp)
+        nodes = blockgraph_nodes_text(s->vm->qmp, s->o->qmp_timeout_ms);
     if (s->vm) {
         chan_detach(s->chan, s->vm);
         vm_free(s->vm);
@@ -345,7 +350,8 @@ int session_end(struct session *s)
     if (s->chan && s->chan->summary)
         s->result.total_ops = (uint64_t)json_integer_value(json_object_get(s->chan->summary, "ops"));
     if (s->result.verdict != VERDICT_PASS && s->rd && s->chan)
-        session_write_guest_evidence(s);
+        session_write_guest_evidence(s, nodes);
+    free(nodes);
     nbd_server_stop(s->nbd);
     s->nbd = NULL;
     if (s->qmp_log)

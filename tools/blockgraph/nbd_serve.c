@@ -6,7 +6,7 @@
  * daemon, through proc.c's handlers and PDEATHSIG) at the end of the run.
  *
  * Its log, one line per event, is what the orchestrator reads:
- *   up MS PID | kill MS | outage MS | zeroed MS | died MS STATUS
+ *   up MS PID | kill MS | outage MS | zeroed MS | skip MS (a kick too soon) | died MS STATUS
  * Signals: SIGUSR1 = one outage now; SIGUSR2 = restart the server on zeroed images (a test hook
  * that really loses data).
  */
@@ -47,7 +47,7 @@ struct serve {
     int nexp;
     char name[SERVE_MAX_EXPORTS][32], path[SERVE_MAX_EXPORTS][OPTS_PATH_MAX];
     struct proc *p;
-    int64_t t0;
+    int64_t t0, up_at;
 };
 
 static void serve_log(struct serve *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -113,7 +113,8 @@ static bool serve_start(struct serve *s, struct vqh_err *err)
         }
         usleep(20000);
     }
-    serve_log(s, "up %lld %d\n", (long long)(clock_now_ms() - s->t0), (int)s->p->pid);
+    s->up_at = clock_now_ms();
+    serve_log(s, "up %lld %d\n", (long long)(s->up_at - s->t0), (int)s->p->pid);
     return true;
 }
 
@@ -186,6 +187,13 @@ int nbd_serve_main(int argc, char **argv)
         if (!cmax && !serve_kick && !serve_zero)
             continue;
         bool zero = serve_zero;
+        /* A kick within 4 s of the last restart could land before QEMU's second retry (3 s after
+         * the disconnect) reconnected: skipped, as --nbd-chaos MIN is at least 4 s. */
+        if (serve_kick && !zero && clock_now_ms() - s.up_at < 4000) {
+            serve_kick = 0;
+            serve_log(&s, "skip %lld\n", (long long)(clock_now_ms() - s.t0));
+            continue;
+        }
         serve_kick = serve_zero = 0;
         serve_stop(&s);
         serve_log(&s, "kill %lld\n", (long long)(clock_now_ms() - s.t0));

@@ -125,10 +125,18 @@ bool nbd_server_alive(struct nbd_server *ns, struct vqh_err *err)
     return false;
 }
 
-void nbd_server_kick(struct nbd_server *ns)
+bool nbd_server_kick(struct nbd_server *ns, int timeout_ms)
 {
-    if (ns)
-        proc_kill(ns->p, SIGUSR1);
+    int kills = nbd_server_outages(ns), skips = ns ? nbd_count(ns, "skip", NULL, 0) : 0;
+    int64_t deadline = clock_now_ms() + timeout_ms;
+    if (!ns || !proc_kill(ns->p, SIGUSR1))
+        return false;
+    while (nbd_server_outages(ns) == kills) {
+        if (!proc_alive(ns->p) || clock_now_ms() > deadline || nbd_count(ns, "skip", NULL, 0) > skips)
+            return false;
+        usleep(5000);
+    }
+    return true;
 }
 
 bool nbd_server_zero(struct nbd_server *ns, int timeout_ms, struct vqh_err *err)

@@ -23,8 +23,8 @@ struct nbd_server *nbd_server_start(const struct vqh_opts *o, struct rundir *rd,
 int nbd_server_outages(struct nbd_server *ns);
 /* False when the supervisor or its server ended by itself (err says how; see the log). */
 bool nbd_server_alive(struct nbd_server *ns, struct vqh_err *err);
-/* One outage now. */
-void nbd_server_kick(struct nbd_server *ns);
+/* One outage now: true once the server is down (within timeout_ms). */
+bool nbd_server_kick(struct nbd_server *ns, int timeout_ms);
 /* Test hook: restart the server on zeroed images and wait until it is back. */
 bool nbd_server_zero(struct nbd_server *ns, int timeout_ms, struct vqh_err *err);
 /* Kill and reap the supervisor and the server. NULL is fine. */

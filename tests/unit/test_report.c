@@ -265,8 +265,9 @@ static void test_json_every_field(void **state)
     json_t *hops = json_object_get(doc, "hops");
     assert_int_equal(json_array_size(hops), 5);
     json_t *h = json_array_get(hops, 0);
-    assert_int_equal(json_object_size(h), 22); /* every field; no "failure" on a good hop, no
+    assert_int_equal(json_object_size(h), 23); /* every field; no "failure" on a good hop, no
                                                   "ram_diff_pages" without --check-ram */
+    assert_int_equal(json_integer_value(json_object_get(h, "nbd_outages")), 0);
     assert_int_equal(json_integer_value(json_object_get(h, "index")), 1);
     assert_string_equal(json_string_value(json_object_get(h, "kind")), "migrate");
     assert_string_equal(json_string_value(json_object_get(h, "src")), "vm1");

@@ -1,5 +1,6 @@
 /* main.c: `vqhammer <subcommand> [options]`. */
 #include "cmds.h"
+#include "nbd_server.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -38,6 +39,8 @@ int main(int argc, char **argv)
         return cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "lab"))
         return cmd_lab(argc - 1, argv + 1);
+    if (!strcmp(cmd, "nbd-serve")) /* internal: the NBD server's supervisor (tools/blockgraph/nbd_serve.c) */
+        return nbd_serve_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "verify-image"))
         return verify_image_main(argc - 1, argv + 1);
     fprintf(stderr, "vqhammer: unknown command '%s' (known: run, migrate, verify-image, bench, lab; see vqhammer --help)\n", cmd);

@@ -2,6 +2,7 @@
 #include "opts.h"
 #include "inject_block.h"
 #include "config.h"
+#include "spec.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -20,6 +21,7 @@ enum {
     O_DOWNTIME_LIMIT, O_BANDWIDTH, O_CANCEL_EVERY, O_KILL_DST_EVERY, O_VERIFY, O_VERIFY_SAMPLE,
     O_GAP, O_BOOT_TIMEOUT, O_MIGRATE_TIMEOUT, O_GUEST_TIMEOUT, O_KEEP, O_JSON, O_JUNIT,
     O_QMP_LOG, O_WORKDIR, O_QUIET, O_VERBOSE, O_INJECT, O_INJECT_HOP, O_HELP, O_DISK_OVERWRITE, O_FINAL_STATE, O_CHECK_RAM,
+    O_DISK_GRAPH, O_NBD_CHAOS,
 };
 
 static const struct option long_opts[] = {
@@ -75,6 +77,8 @@ static const struct option long_opts[] = {
     { "verbose", no_argument, 0, O_VERBOSE },
     { "inject", required_argument, 0, O_INJECT },
     { "inject-hop", required_argument, 0, O_INJECT_HOP },
+    { "disk-graph", required_argument, 0, O_DISK_GRAPH },
+    { "nbd-chaos", required_argument, 0, O_NBD_CHAOS },
     { "help", no_argument, 0, O_HELP },
     { 0, 0, 0, 0 },
 };
@@ -196,7 +200,7 @@ static const char *const aio_words[] = { "threads", "native", "io_uring", NULL }
 static const char *const cache_words[] = { "none", "writeback", "writethrough", "directsync", "unsafe", NULL };
 static const char *const mode_words[] = { "irq", "poll", NULL };
 static const char *const verify_words[] = { "full", "sample", "none", NULL };
-static const char *const inject_words[] = { "abort-src", "stop-dst", "overwrite-block", "ram-diff", "stop-guest", "none", NULL };
+static const char *const inject_words[] = { "abort-src", "stop-dst", "overwrite-block", "ram-diff", "stop-guest", "nbd-zero", "none", NULL };
 
 static bool opts_one(struct vqh_opts *o, int c, const char *arg, struct vqh_err *err)
 {
@@ -319,6 +323,37 @@ static bool opts_one(struct vqh_opts *o, int c, const char *arg, struct vqh_err 
         o->inject_pattern[0] = '\0';
         return opts_word("--inject", arg, inject_words, o->inject, sizeof(o->inject), err);
     case O_INJECT_HOP: return opts_int("--inject-hop", arg, 1, 1000000, &o->inject_hop, err);
+    case O_DISK_GRAPH: {
+        struct bg_spec spec;
+        if (o->ndisk_graphs == OPTS_MAX_DISKS) {
+            vqh_err_set(err, "--disk-graph: at most %d (one per disk)", OPTS_MAX_DISKS);
+            return false;
+        }
+        if (!bg_spec_parse(arg, &spec, err))
+            return false;
+        snprintf(o->disk_graph[o->ndisk_graphs++], sizeof(o->disk_graph[0]), "%s", arg);
+        return true;
+    }
+    case O_NBD_CHAOS: {
+        int a, b;
+        char tail;
+        if (sscanf(arg, "%d:%d%c", &a, &b, &tail) != 2 || b < a || b > 3600000) {
+            vqh_err_set(err, "--nbd-chaos: bad value '%s': expected MIN_MS:MAX_MS between NBD server kills, "
+                        "MIN <= MAX (e.g. 4000:8000)", arg);
+            return false;
+        }
+        /* QEMU's NBD client retries after 1, 2, 4 s: a server killed again sooner can be missed
+         * by every retry until reconnect-delay fails the requests, as designed, not a bug. */
+        if (a < 4000) {
+            vqh_err_set(err, "--nbd-chaos %s: MIN must be 4000 ms or more: QEMU's NBD client retries 1, 3 and 7 s "
+                        "after a disconnect, and a server killed again sooner can miss them all (requests then "
+                        "fail by design after reconnect-delay); e.g. --nbd-chaos 4000:8000", arg);
+            return false;
+        }
+        o->nbd_chaos_min_ms = a;
+        o->nbd_chaos_max_ms = b;
+        return true;
+    }
     }
     vqh_err_set(err, "internal: unhandled option %d", c);
     return false;
@@ -426,6 +461,8 @@ bool opts_validate(struct vqh_opts *o, struct vqh_err *err)
         vqh_err_set(err, "--queues %d is more than --queue-size %d allows", o->queues, o->queue_size);
         return false;
     }
+    if (!bg_spec_validate(o, o->ndisks ? o->ndisks : 1, err))
+        return false;
     if (o->inject[0] && strcmp(o->inject, "none") && !o->inject_hop)
         o->inject_hop = 1;
     return true;

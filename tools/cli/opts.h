@@ -41,6 +41,9 @@ struct vqh_opts {
     char aio[16];                 /* --aio threads|native|io_uring */
     char cache[16];               /* --cache none|writeback|writethrough|directsync|unsafe */
     char disk_extra[256];         /* --disk-opts: extra virtio-blk-pci properties */
+    int ndisk_graphs;             /* --disk-graph (repeatable): one for all disks, or one per disk */
+    char disk_graph[OPTS_MAX_DISKS][256]; /* the SPEC text, parsed by tools/blockgraph/spec.c */
+    int nbd_chaos_min_ms, nbd_chaos_max_ms; /* --nbd-chaos MIN:MAX: NBD server kills; 0 = off */
     char backend[16];             /* data disks' block driver: "" = the image files; "null-co" =
                                      QEMU's null-co (read-zeroes=on), set only by `vqhammer bench`
                                      to measure the virtio path without a backend; no flag */

@@ -29,6 +29,13 @@ void opts_usage(FILE *f, const char *command)
         "  --aio threads|native|io_uring  (threads)\n"
         "  --cache none|writeback|writethrough|directsync|unsafe  (none)\n"
         "  --disk-opts PROPS      extra virtio-blk-pci properties, e.g. packed=on,event_idx=off\n"
+        "  --disk-graph SPEC      the block graph under a data disk, repeatable (one for all disks,\n"
+        "                         or the i-th for disk i): raw|qcow2, file|nbd, l2-cache-size=SIZE,\n"
+        "                         cache-clean-interval=S, reconnect-delay=S, align=BYTES,\n"
+        "                         throttle=GROUP:iops=N[:bps=N], iothread=K, vq-iothreads=N\n"
+        "                         (see README: block graphs)\n"
+        "  --nbd-chaos MIN:MAX    kill the NBD server every MIN..MAX ms (seeded) and restart it after\n"
+        "                         an outage shorter than reconnect-delay\n"
         "The guest load:\n"
         "  --seed N               seed of everything random (random; printed in the reproducer)\n"
         "  --guest-config K=V;..  extra guest configuration keys (see README: guest configuration)\n"
@@ -67,11 +74,12 @@ void opts_usage(FILE *f, const char *command)
         "  --json FILE  --junit FILE  --qmp-log FILE\n"
         "  --quiet  --verbose\n"
         "Test hooks (to prove the detectors):\n"
-        "  --inject abort-src|stop-dst|overwrite-block[=PATTERN]|ram-diff|stop-guest  --inject-hop N\n"
+        "  --inject abort-src|stop-dst|overwrite-block[=PATTERN]|ram-diff|stop-guest|nbd-zero  --inject-hop N\n"
         "                         (PATTERN: flip (default), random, zeroes, other-lba, old-gen,\n"
         "                         other-disk (needs two --disk): each a different data class)\n"
         "                         (ram-diff: with --check-ram, one byte of the destination's RAM dump\n"
-        "                         is flipped before the comparison)\n\n"
+        "                         is flipped before the comparison; nbd-zero: the NBD server is\n"
+        "                         restarted on zeroed images, so data is really lost)\n\n"
         "Exit status: 0 PASS, 1 FAIL (a problem in QEMU or the data), 2 ERROR (setup, flags).\n");
 }
 
@@ -82,7 +90,10 @@ json_t *opts_to_json(const struct vqh_opts *o)
         json_array_append_new(disks, json_string(o->disk[i]));
     char seed[32];
     snprintf(seed, sizeof(seed), "0x%llx", (unsigned long long)o->seed);
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:o, s:I, s:i, s:i, s:i, s:s, s:s, s:s,"
+    json_t *graphs = json_array();
+    for (int i = 0; i < o->ndisk_graphs; i++)
+        json_array_append_new(graphs, json_string(o->disk_graph[i]));
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:o, s:I, s:i, s:i, s:i, s:s, s:s, s:s,"
                      " s:s, s:s, s:s, s:i, s:i, s:s, s:i, s:b, s:b, s:b, s:i, s:I, s:i, s:i, s:s, s:i}",
                      "command", o->command, "qemu", o->qemu, "qemu_dst", o->qemu_dst,
                      "machine", o->machine,
@@ -99,6 +110,10 @@ json_t *opts_to_json(const struct vqh_opts *o)
                      "bandwidth", (json_int_t)o->bandwidth, "cancel_every", o->cancel_every,
                      "kill_dst_every", o->kill_dst_every, "verify", o->verify,
                      "run_seconds", o->run_seconds);
+    json_object_set_new(j, "disk_graph", graphs);
+    json_object_set_new(j, "nbd_chaos", o->nbd_chaos_max_ms ? json_sprintf("%d:%d", o->nbd_chaos_min_ms,
+                                                                         o->nbd_chaos_max_ms) : json_null());
+    return j;
 }
 
 /* Quote for a POSIX shell only when needed. */
@@ -142,6 +157,12 @@ void opts_reproducer(const struct vqh_opts *o, char *buf, size_t cap)
     opts_append(buf, cap, "--cache", o->cache);
     if (o->disk_extra[0])
         opts_append(buf, cap, "--disk-opts", o->disk_extra);
+    for (int i = 0; i < o->ndisk_graphs; i++)
+        opts_append(buf, cap, "--disk-graph", o->disk_graph[i]);
+    if (o->nbd_chaos_max_ms) {
+        snprintf(num, sizeof(num), "%d:%d", o->nbd_chaos_min_ms, o->nbd_chaos_max_ms);
+        opts_append(buf, cap, "--nbd-chaos", num);
+    }
     if (o->guest_config[0])
         opts_append(buf, cap, "--guest-config", o->guest_config);
     opts_append(buf, cap, "--guest-mode", o->mode);

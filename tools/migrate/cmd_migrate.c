@@ -13,6 +13,7 @@
 #include "modes.h"
 #include "ramcheck.h"
 #include "session.h"
+#include "blockgraph.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,7 +96,9 @@ static bool loop_check(struct session *s, struct hop_record *h, uint64_t seq_don
     char line[128];
     json_t *reply = NULL;
     struct vm *v = s->vm;
-    if (!health_block(s, v, &err) || !health_virtio(s, v, &err)) {
+    if (!health_block(s, v, &err) || !health_virtio(s, v, &err) ||
+        !blockgraph_check(v->qmp, s->o, s->ndisks, v->label, s->o->qmp_timeout_ms, &err) ||
+        !nbd_server_alive(s->nbd, &err)) {
         session_fail(s, VERDICT_FAIL, "hop %d: %s", h->index, err.msg);
         return false;
     }
@@ -131,6 +134,15 @@ static bool loop_check(struct session *s, struct hop_record *h, uint64_t seq_don
         }
         status_event(&s->status, "hop %d: injected: corrupted block %llu of %s while the VM was stopped", h->index,
                      (unsigned long long)lba, s->disk_paths[0]);
+    }
+    bool zero = !strcmp(s->o->inject, "nbd-zero") && s->o->inject_hop == h->index;
+    if (zero) {
+        if (!s->nbd || !nbd_server_zero(s->nbd, 30000, &err)) {
+            session_fail(s, VERDICT_ERROR, "--inject nbd-zero: %s", s->nbd ? err.msg : "no disk is served over NBD");
+            return false;
+        }
+        status_event(&s->status, "hop %d: injected: the NBD server restarted on zeroed images", h->index);
+        inject = true;
     }
     if (strcmp(s->o->verify, "none")) {
         if (!strcmp(s->o->verify, "full") || inject)
@@ -213,6 +225,7 @@ static bool loop_hop(struct session *s, int index, uint64_t *rng)
               : o->kill_dst_every && index % o->kill_dst_every == 0 ? HOP_KILL_DST
                                                                     : HOP_MIGRATE;
     h->start_s = (double)(clock_now_ms() - s->start_ms) / 1000.0;
+    int outages = nbd_server_outages(s->nbd);
     /* A seeded random moment, while the load runs on every queue. */
     int gap = o->min_gap_ms + (int)(prng_splitmix64(rng) % (uint64_t)(o->max_gap_ms - o->min_gap_ms + 1));
     if (!loop_idle(s, gap))
@@ -296,6 +309,7 @@ static bool loop_hop(struct session *s, int index, uint64_t *rng)
         }
     }
     json_decref(ops_before);
+    h->nbd_outages = nbd_server_outages(s->nbd) - outages;
     h->ok = ok;
     if (!ok)
         snprintf(h->failure, sizeof(h->failure), "%s", s->result.reason);
@@ -331,6 +345,9 @@ static void loop_finish(struct session *s)
         s->result.verdict = VERDICT_PASS;
         snprintf(s->result.reason, sizeof(s->result.reason), "%d hops, guest verdict pass after a full verification",
                  s->result.nhops);
+        if (s->nbd) /* outages QEMU rode out: part of what this PASS means */
+            snprintf(s->result.reason + strlen(s->result.reason), sizeof(s->result.reason) - strlen(s->result.reason),
+                     "; %d NBD server outage(s) ridden out", nbd_server_outages(s->nbd));
         return;
     }
     if (!loop_guest_clean(s))

@@ -2,6 +2,7 @@
  * QEMU's view of them. */
 #include "health.h"
 #include "qemu_cmd.h"
+#include "blockgraph.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -28,13 +29,10 @@ bool health_vm_state(struct session *s, struct vm *v, const char *want, int time
     }
 }
 
-/* Our drives are vqhdrive<N>: the index, or -1 for anything else (the ESP). */
-static int health_drive_index(const char *device)
+/* Our data disks by their device (qdev): the index, or -1 for anything else (the ESP). */
+static int health_drive_index(const json_t *entry)
 {
-    int i;
-    if (device && sscanf(device, "vqhdrive%d", &i) == 1)
-        return i;
-    return -1;
+    return blockgraph_disk_of_qdev(json_string_value(json_object_get(entry, "qdev")));
 }
 
 bool health_block(struct session *s, struct vm *v, struct vqh_err *err)
@@ -45,7 +43,7 @@ bool health_block(struct session *s, struct vm *v, struct vqh_err *err)
     if (!r)
         return false;
     json_array_foreach(r, i, b) {
-        int d = health_drive_index(json_string_value(json_object_get(b, "device")));
+        int d = health_drive_index(b);
         if (d < 0)
             continue;
         seen++;
@@ -76,7 +74,7 @@ bool health_blockstats(struct session *s, struct vm *v, bool ops_must_move, stru
     if (!r)
         return false;
     json_array_foreach(r, i, b) {
-        int d = health_drive_index(json_string_value(json_object_get(b, "device")));
+        int d = health_drive_index(b);
         if (d < 0)
             continue;
         json_t *st = json_object_get(b, "stats");

@@ -55,6 +55,7 @@ struct hop_record {
     uint64_t queue_ops[HOP_MAX_QUEUES];
     uint64_t inflight_at_start;   /* requests in flight when the migration started */
     uint64_t verify_checked, verify_errors;
+    int nbd_outages;              /* NBD server outages (--nbd-chaos) during the hop, ridden out */
     char failure[HOP_TEXT_MAX];   /* empty when ok */
     /* the known TCG dirty-tracking bug (tools/migrate/knownbug.h) */
     bool tcg_dirty_exposed;       /* TCG, and a QEMU of this hop lacks the fix */

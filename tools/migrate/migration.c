@@ -169,6 +169,12 @@ static enum migration_outcome migration_watch(struct session *s, struct vm *dst,
         return mig_broken(s, dst, "migration setup", err.kind, err.msg);
     if (s->chan->progress)
         h->inflight_at_start = chan_inflight(s->chan->progress);
+    /* --nbd-chaos: on a seeded half of the hops the server goes down just before `migrate`; a
+     * migration here lasts well under the outage, so the switchover (drain, inactivate, the
+     * destination's activation) happens while the NBD client is reconnecting. */
+    if (s->nbd && o->nbd_chaos_max_ms && prng_splitmix64(rng) % 2 == 0 && nbd_server_kick(s->nbd, 2000))
+        status_event(&s->status, "hop %d: NBD server killed as the migration starts (switchover during the outage)",
+                     h->index);
     json_t *r = qmp_cmd(src->qmp, "migrate", json_pack("{s:s}", "uri", uri), o->qmp_timeout_ms, &err);
     if (!r)
         return mig_broken(s, dst, "migrate", err.kind, err.msg);

@@ -1,12 +1,13 @@
 /* qemu_cmd.c: building the QEMU argv of a VM. */
 #include "qemu_cmd.h"
+#include "blockgraph.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-__attribute__((format(printf, 2, 3))) static void qemu_arg(struct qemu_cmd *c, const char *fmt, ...)
+void qemu_cmd_arg(struct qemu_cmd *c, const char *fmt, ...)
 {
     va_list ap;
     char *s = NULL;
@@ -20,8 +21,7 @@ __attribute__((format(printf, 2, 3))) static void qemu_arg(struct qemu_cmd *c, c
         c->argv[c->argc++] = s;
 }
 
-/* QEMU option values separate properties by ',': a comma inside a path is written twice. */
-static char *qemu_escape(const char *s, char *buf, size_t cap)
+char *qemu_cmd_escape(const char *s, char *buf, size_t cap)
 {
     size_t n = 0;
     for (; *s && n + 2 < cap; s++) {
@@ -48,74 +48,67 @@ bool qemu_cmd_build(struct qemu_cmd *c, const struct vqh_opts *o, const struct q
 {
     char e1[2 * OPTS_PATH_MAX], serial[32];
     memset(c, 0, sizeof(*c));
-    qemu_arg(c, "%s", in->binary);
-    qemu_arg(c, "-name");
-    qemu_arg(c, "vqh-%s,debug-threads=on", in->label); /* named QEMU threads in backtraces */
-    qemu_arg(c, "-machine");
-    qemu_arg(c, "%s", o->machine);
-    qemu_arg(c, "-accel");
-    qemu_arg(c, "%s", in->accel);
-    qemu_arg(c, "-smp");
-    qemu_arg(c, "%d", o->smp);
-    qemu_arg(c, "-m");
-    qemu_arg(c, "%d", o->mem_mib);
-    qemu_arg(c, "-nodefaults");
-    qemu_arg(c, "-no-user-config");
-    qemu_arg(c, "-display");
-    qemu_arg(c, "none");
-    qemu_arg(c, "-no-reboot");
-    qemu_arg(c, "-chardev");
-    qemu_arg(c, "socket,id=vqhserial,path=%s", qemu_escape(in->serial_sock, e1, sizeof(e1)));
-    qemu_arg(c, "-serial");
-    qemu_arg(c, "chardev:vqhserial");
-    qemu_arg(c, "-qmp");
-    qemu_arg(c, "unix:%s,server=on,wait=off", qemu_escape(in->qmp_sock, e1, sizeof(e1)));
-    qemu_arg(c, "-device");
-    qemu_arg(c, "isa-debug-exit,iobase=0xf4,iosize=0x04");
-    qemu_arg(c, "-fw_cfg");
-    qemu_arg(c, "name=opt/vqhammer/config,file=%s", qemu_escape(in->config_file, e1, sizeof(e1)));
+    qemu_cmd_arg(c, "%s", in->binary);
+    qemu_cmd_arg(c, "-name");
+    qemu_cmd_arg(c, "vqh-%s,debug-threads=on", in->label); /* named QEMU threads in backtraces */
+    qemu_cmd_arg(c, "-machine");
+    qemu_cmd_arg(c, "%s", o->machine);
+    qemu_cmd_arg(c, "-accel");
+    qemu_cmd_arg(c, "%s", in->accel);
+    qemu_cmd_arg(c, "-smp");
+    qemu_cmd_arg(c, "%d", o->smp);
+    qemu_cmd_arg(c, "-m");
+    qemu_cmd_arg(c, "%d", o->mem_mib);
+    qemu_cmd_arg(c, "-nodefaults");
+    qemu_cmd_arg(c, "-no-user-config");
+    qemu_cmd_arg(c, "-display");
+    qemu_cmd_arg(c, "none");
+    qemu_cmd_arg(c, "-no-reboot");
+    qemu_cmd_arg(c, "-chardev");
+    qemu_cmd_arg(c, "socket,id=vqhserial,path=%s", qemu_cmd_escape(in->serial_sock, e1, sizeof(e1)));
+    qemu_cmd_arg(c, "-serial");
+    qemu_cmd_arg(c, "chardev:vqhserial");
+    qemu_cmd_arg(c, "-qmp");
+    qemu_cmd_arg(c, "unix:%s,server=on,wait=off", qemu_cmd_escape(in->qmp_sock, e1, sizeof(e1)));
+    qemu_cmd_arg(c, "-device");
+    qemu_cmd_arg(c, "isa-debug-exit,iobase=0xf4,iosize=0x04");
+    qemu_cmd_arg(c, "-fw_cfg");
+    qemu_cmd_arg(c, "name=opt/vqhammer/config,file=%s", qemu_cmd_escape(in->config_file, e1, sizeof(e1)));
     if (o->boot == BOOT_PVH) {
-        qemu_arg(c, "-kernel");
-        qemu_arg(c, "%s", o->kernel);
+        qemu_cmd_arg(c, "-kernel");
+        qemu_cmd_arg(c, "%s", o->kernel);
     } else {
-        qemu_arg(c, "-drive");
-        qemu_arg(c, "if=pflash,format=raw,unit=0,readonly=on,file=%s", qemu_escape(o->ovmf_code, e1, sizeof(e1)));
-        qemu_arg(c, "-drive");
-        qemu_arg(c, "if=pflash,format=raw,unit=1,file=%s", qemu_escape(in->vars, e1, sizeof(e1)));
+        qemu_cmd_arg(c, "-drive");
+        qemu_cmd_arg(c, "if=pflash,format=raw,unit=0,readonly=on,file=%s", qemu_cmd_escape(o->ovmf_code, e1, sizeof(e1)));
+        qemu_cmd_arg(c, "-drive");
+        qemu_cmd_arg(c, "if=pflash,format=raw,unit=1,file=%s", qemu_cmd_escape(in->vars, e1, sizeof(e1)));
         /* The ESP on a read-only virtio-blk disk: the same file serves both ends, and the
          * guest leaves it alone (serial "esp" is not a data disk's). */
-        qemu_arg(c, "-drive");
-        qemu_arg(c, "if=none,id=esp,format=raw,readonly=on,file=%s", qemu_escape(o->esp, e1, sizeof(e1)));
-        qemu_arg(c, "-device");
-        qemu_arg(c, "virtio-blk-pci,drive=esp,id=esp0,serial=esp,bootindex=0");
+        qemu_cmd_arg(c, "-blockdev");
+        qemu_cmd_arg(c, "driver=file,node-name=espfile,read-only=on,filename=%s", qemu_cmd_escape(o->esp, e1, sizeof(e1)));
+        qemu_cmd_arg(c, "-blockdev");
+        qemu_cmd_arg(c, "driver=raw,node-name=esp,read-only=on,file=espfile");
+        qemu_cmd_arg(c, "-device");
+        qemu_cmd_arg(c, "virtio-blk-pci,drive=esp,id=esp0,serial=esp,bootindex=0");
     }
     for (int i = 0; i < o->iothreads; i++) {
-        qemu_arg(c, "-object");
-        qemu_arg(c, "iothread,id=iothread%d", i);
+        qemu_cmd_arg(c, "-object");
+        qemu_cmd_arg(c, "iothread,id=iothread%d", i);
     }
+    blockgraph_objects(c, o, in->ndisks);
     for (int i = 0; i < in->ndisks; i++) {
         qemu_cmd_disk_serial(i, serial, sizeof(serial));
-        qemu_arg(c, "-drive");
-        if (!strcmp(o->backend, "null-co")) /* bench only: same cache/aio flags, no image file */
-            qemu_arg(c, "if=none,id=vqhdrive%d,driver=null-co,size=%llu,read-zeroes=on,cache=%s,aio=%s", i,
-                     (unsigned long long)o->disk_size, o->cache, o->aio);
-        else
-            qemu_arg(c, "if=none,id=vqhdrive%d,format=raw,cache=%s,aio=%s,file=%s", i, o->cache, o->aio,
-                     qemu_escape(in->disks[i], e1, sizeof(e1)));
-        qemu_arg(c, "-device");
-        char iothread[32] = "";
-        if (o->iothreads)
-            snprintf(iothread, sizeof(iothread), ",iothread=iothread%d", i % o->iothreads);
-        /* num-queues always explicit: its default follows -smp and a mismatch breaks migration
-         * (QEMU GitLab #2594). */
-        qemu_arg(c, "virtio-blk-pci,drive=vqhdrive%d,id=vqhdisk%d,serial=%s,num-queues=%d,queue-size=%d%s%s%s",
-                 i, i, serial, o->queues, o->queue_size, iothread, o->disk_extra[0] ? "," : "", o->disk_extra);
+        if (!blockgraph_args(c, o, i, in->disks[i], err)) {
+            qemu_cmd_free(c);
+            return false;
+        }
+        blockgraph_device(c, o, i, serial);
     }
     if (in->paused)
-        qemu_arg(c, "-S");
+        qemu_cmd_arg(c, "-S");
     if (in->incoming) {
-        qemu_arg(c, "-incoming");
-        qemu_arg(c, "defer");
+        qemu_cmd_arg(c, "-incoming");
+        qemu_cmd_arg(c, "defer");
     }
     if (c->argc >= QEMU_ARGV_MAX) {
         qemu_cmd_free(c);

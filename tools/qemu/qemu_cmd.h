@@ -9,7 +9,7 @@
 #include "err.h"
 #include "opts.h"
 
-#define QEMU_ARGV_MAX 96
+#define QEMU_ARGV_MAX 256
 
 struct qemu_cmd {
     char *argv[QEMU_ARGV_MAX + 1]; /* NULL-terminated, owned */
@@ -34,6 +34,10 @@ struct qemu_inst {
 bool qemu_cmd_build(struct qemu_cmd *c, const struct vqh_opts *o, const struct qemu_inst *in,
                     struct vqh_err *err);
 void qemu_cmd_free(struct qemu_cmd *c);
+/* Append one argument (printf-style); past QEMU_ARGV_MAX, qemu_cmd_build fails. */
+void qemu_cmd_arg(struct qemu_cmd *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* QEMU option values separate properties by ',': a comma inside a value is written twice. */
+char *qemu_cmd_escape(const char *s, char *buf, size_t cap);
 /* The command as one shell-quoted line (for logs and reproducers); caller frees. */
 char *qemu_cmd_string(const struct qemu_cmd *c);
 /* The QOM path of data disk i's virtio device, for x-query-virtio-*. */

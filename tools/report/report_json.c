@@ -107,6 +107,7 @@ static json_t *hop_json(const struct hop_record *h)
     bad |= json_object_set_new(o, "tlb_refresh", json_boolean(h->tlb_refresh));
     if (h->ram_checked)
         bad |= json_object_set_new(o, "ram_diff_pages", ju64(h->ram_diff_pages));
+    bad |= json_object_set_new(o, "nbd_outages", json_integer(h->nbd_outages));
     if (h->failure[0])
         bad |= json_object_set_new(o, "failure", JSTR(h->failure));
     /* A member that could not be built (out of memory) would be missing: refuse the record. */

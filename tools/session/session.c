@@ -2,6 +2,8 @@
 #include "session.h"
 #include "abspath.h"
 #include "accel.h"
+#include "blockgraph.h"
+#include "spec.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -61,7 +63,7 @@ static bool session_prepare_disk(struct session *s, int i, struct vqh_err *err)
                         "to allow that, or name a new file", s->o->disk[i]);
             return false;
         } else if (stat(path, &st) == 0 && st.st_size > 0) {
-            return true;
+            return blockgraph_prepare_image(s->o, i, path, rundir_path(s->rd, "qemu-img.out"), err);
         }
     } else {
         char name[32];
@@ -83,7 +85,7 @@ static bool session_prepare_disk(struct session *s, int i, struct vqh_err *err)
                     errno == ENAMETOOLONG ? " (its absolute path must be shorter than 1024 characters)" : "");
         return false;
     }
-    return true;
+    return blockgraph_prepare_image(s->o, i, path, rundir_path(s->rd, "qemu-img.out"), err);
 }
 
 bool session_setup(struct session *s, struct vqh_opts *o, const char *guest_config, struct vqh_err *err)
@@ -132,6 +134,10 @@ bool session_setup(struct session *s, struct vqh_opts *o, const char *guest_conf
     struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
     setrlimit(RLIMIT_CORE, &rl);
     proc_set_child_dir(rundir_base(s->rd));
+    if (!blockgraph_probe(o, s->ndisks, rundir_path(s->rd, "qemu-probe.out"), err))
+        return false;
+    if (bg_spec_any_nbd(o, s->ndisks) && !(s->nbd = nbd_server_start(o, s->rd, s->disk_ptrs, s->ndisks, err)))
+        return false;
     s->accel = accel_choose(o, s->rd, s->accel_why, sizeof(s->accel_why));
     snprintf(s->result.accel, sizeof(s->result.accel), "%s", s->accel);
     status_event(&s->status, "accelerator %s", s->accel_why);
@@ -261,6 +267,8 @@ void session_evidence_vm(struct session *s, struct vm *v, const char *what)
     const char *out = rundir_path(s->rd, name);
     FILE *f;
     bool got;
+    /* The graph as this QEMU has it, asked before gdb stops it. */
+    char *nodes = vm_alive(v) && v->qmp ? blockgraph_nodes_text(v->qmp, s->o->qmp_timeout_ms) : NULL;
     if (vm_alive(v)) {
         got = proc_gdb_backtrace(v->proc->pid, NULL, NULL, out, 60000, &err);
         vm_kill(v);
@@ -278,9 +286,14 @@ void session_evidence_vm(struct session *s, struct vm *v, const char *what)
         }
     }
     f = fopen(rundir_path(s->rd, "evidence.txt"), "ae");
-    if (!f)
+    if (!f) {
+        free(nodes);
         return;
+    }
     fprintf(f, "== %s: %s (%s)\n", v->label, what, v->exit_status[0] ? v->exit_status : "running");
+    if (nodes)
+        fprintf(f, "query-named-block-nodes (flat):\n%s", nodes);
+    free(nodes);
     fprintf(f, "command: %s\n", v->cmdline);
     fprintf(f, "QEMU output (%s), last lines:\n", v->out_path);
     session_tail(f, v->out_path, 30);
@@ -294,11 +307,13 @@ void session_evidence_vm(struct session *s, struct vm *v, const char *what)
     snprintf(s->result.evidence, sizeof(s->result.evidence), "%s", rundir_path(s->rd, "evidence.txt"));
 }
 
-static void session_write_guest_evidence(struct session *s)
+static void session_write_guest_evidence(struct session *s, const char *nodes)
 {
     FILE *f = fopen(rundir_path(s->rd, "evidence.txt"), "ae");
     if (!f)
         return;
+    if (nodes)
+        fprintf(f, "query-named-block-nodes (flat) of the last QEMU:\n%s", nodes);
     fprintf(f, "== verdict %s: %s\n", verdict_name(s->result.verdict), s->result.reason);
     fprintf(f, "reproducer: %s\n", s->result.reproducer);
     fprintf(f, "guest messages, merged by sequence number: %s\n", rundir_path(s->rd, "serial-merged.log"));
@@ -324,6 +339,9 @@ static void session_write_guest_evidence(struct session *s)
 int session_end(struct session *s)
 {
     struct vqh_err err;
+    char *nodes = NULL;
+    if (s->vm && s->result.verdict != VERDICT_PASS && vm_alive(s->vm) && s->vm->qmp)
+        nodes = blockgraph_nodes_text(s->vm->qmp, s->o->qmp_timeout_ms);
     if (s->vm) {
         chan_detach(s->chan, s->vm);
         vm_free(s->vm);
@@ -335,7 +353,10 @@ int session_end(struct session *s)
     if (s->chan && s->chan->summary)
         s->result.total_ops = (uint64_t)json_integer_value(json_object_get(s->chan->summary, "ops"));
     if (s->result.verdict != VERDICT_PASS && s->rd && s->chan)
-        session_write_guest_evidence(s);
+        session_write_guest_evidence(s, nodes);
+    free(nodes);
+    nbd_server_stop(s->nbd);
+    s->nbd = NULL;
     if (s->qmp_log)
         fclose(s->qmp_log);
     if (s->o->json[0]) {

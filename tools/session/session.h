@@ -14,6 +14,7 @@
 #include "report.h"
 #include "rundir.h"
 #include "vm.h"
+#include "nbd_server.h"
 
 struct session {
     struct vqh_opts *o;
@@ -32,6 +33,7 @@ struct session {
     struct status_line status;
     int64_t start_ms;
     bool failed;                  /* result.verdict decided (FAIL or ERROR) */
+    struct nbd_server *nbd;       /* the run's NBD server (--disk-graph nbd), or NULL */
 };
 
 /* Defaults, flags and their checks for `vqhammer <command>`: -1 to go on, otherwise the exit status

@@ -1,0 +1,235 @@
+/*
+ * test_graph.c: `vqhammer migrate --disk-graph` end to end under TCG (PVH, 2 vCPUs, small disks):
+ * every graph choice passes on a healthy QEMU and shows its nodes in query-named-block-nodes; a
+ * throttle group's limit bites; NBD server outages are ridden out and counted; data really lost
+ * under NBD fails the run; bad choices are errors; no QEMU or NBD server is left behind.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "harness.h"
+
+#define TOOL_TIMEOUT_MS 300000
+
+struct graph_run {
+    int rc;
+    char out[600], json[600], qmp[600];
+    json_t *doc;
+    char *text, *qmplog;
+};
+
+/* Nothing of ours still runs: no QEMU, no qemu-storage-daemon, no NBD supervisor. */
+static bool graph_nothing_left(void)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof(cmd), "pgrep -f 'qemu-storage-daemo[n] .*%s|nbd-serv[e] .*%s' >/dev/null", harness_dir(),
+             harness_dir());
+    return harness_no_qemu_left() && system(cmd) != 0;
+}
+
+static void graph_tool(struct graph_run *t, const char *name, const char *const extra[])
+{
+    const char *args[48];
+    int n = 0;
+    snprintf(t->out, sizeof(t->out), "%s/%s.out", harness_dir(), name);
+    snprintf(t->json, sizeof(t->json), "%s/%s.json", harness_dir(), name);
+    snprintf(t->qmp, sizeof(t->qmp), "%s/%s.qmp", harness_dir(), name);
+    const char *base[] = { "migrate", "--boot", "pvh", "--accel", "tcg", "--smp", "2", "--queues", "2",
+                           "--disk-size", "32M", "--seed", "3", "--json", t->json, "--qmp-log", t->qmp, NULL };
+    for (int i = 0; base[i]; i++)
+        args[n++] = base[i];
+    for (int i = 0; extra[i]; i++)
+        args[n++] = extra[i];
+    args[n] = NULL;
+    t->rc = harness_tool(args, t->out, TOOL_TIMEOUT_MS);
+    t->doc = json_load_file(t->json, 0, NULL);
+    t->text = harness_slurp(t->out);
+    t->qmplog = harness_slurp(t->qmp);
+    if (t->rc != 0 && t->text)
+        fprintf(stderr, "--- vqhammer output (%s) ---\n%s\n", name, t->text);
+    assert_true(graph_nothing_left());
+}
+
+static void graph_free(struct graph_run *t)
+{
+    json_decref(t->doc);
+    free(t->text);
+    free(t->qmplog);
+}
+
+/* The QMP transcript holds a query-named-block-nodes reply naming node with driver drv. */
+static void graph_has_node(const struct graph_run *t, const char *node, const char *drv)
+{
+    char want[128];
+    assert_non_null(t->qmplog);
+    assert_non_null(strstr(t->qmplog, "query-named-block-nodes"));
+    /* QEMU lists a node's "drv" after its "node-name" in one object: look between the two. */
+    snprintf(want, sizeof(want), "\"node-name\": \"%s\"", node);
+    for (const char *p = strstr(t->qmplog, want); p; p = strstr(p + 1, want)) {
+        const char *open = p;
+        while (open > t->qmplog && *open != '{')
+            open--;
+        char d[64];
+        snprintf(d, sizeof(d), "\"drv\": \"%s\"", drv);
+        const char *hit = strstr(open, d);
+        if (hit && hit < strchr(p, '}') + 1)
+            return;
+        const char *after = strstr(p, d);
+        if (after && (!strchr(p, '}') || after < strchr(p, '}')))
+            return;
+    }
+    fail_msg("no query-named-block-nodes entry %s with drv %s in %s", node, drv, t->qmp);
+}
+
+static void graph_passes(struct graph_run *t)
+{
+    assert_int_equal(t->rc, 0);
+    assert_string_equal(json_string_value(json_object_get(t->doc, "verdict")), "PASS");
+    assert_int_equal(json_array_size(json_object_get(t->doc, "hops")), 2);
+}
+
+static void test_qcow2_with_cache_options(void **state)
+{
+    (void)state;
+    struct graph_run t;
+    const char *a[] = { "--migrations", "2", "--verify", "full", "--disk-graph",
+                        "qcow2,l2-cache-size=1M,cache-clean-interval=5", NULL };
+    graph_tool(&t, "qcow2", a);
+    graph_passes(&t);
+    graph_has_node(&t, "vqhfmt0", "qcow2");
+    graph_has_node(&t, "vqhproto0", "file");
+    graph_free(&t);
+}
+
+static void test_4k_host_pads_unaligned_requests(void **state)
+{
+    (void)state;
+    struct graph_run t;
+    const char *a[] = { "--migrations", "2", "--disk-graph", "raw,align=4096", NULL };
+    graph_tool(&t, "align", a);
+    graph_passes(&t);
+    graph_has_node(&t, "vqhalign0", "blkdebug");
+    graph_has_node(&t, "vqhfmt0", "raw");
+    graph_free(&t);
+}
+
+static void test_nbd_qcow2_served_by_storage_daemon(void **state)
+{
+    (void)state;
+    struct graph_run t;
+    const char *a[] = { "--migrations", "2", "--disk-graph", "qcow2,nbd,reconnect-delay=5", NULL };
+    graph_tool(&t, "nbd", a);
+    graph_passes(&t);
+    graph_has_node(&t, "vqhproto0", "nbd");
+    graph_has_node(&t, "vqhfmt0", "qcow2");
+    assert_non_null(strstr(json_string_value(json_object_get(t.doc, "reason")), "0 NBD server outage(s)"));
+    graph_free(&t);
+}
+
+static void test_shared_throttle_group_bites(void **state)
+{
+    (void)state;
+    struct graph_run t;
+    char d0[600], d1[600];
+    snprintf(d0, sizeof(d0), "%s/thr0.img", harness_dir());
+    snprintf(d1, sizeof(d1), "%s/thr1.img", harness_dir());
+    /* two disks on two iothreads, one group of 200 requests/s between them */
+    const char *a[] = { "--migrations", "2", "--disk", d0, "--disk", d1, "--iothreads", "2", "--disk-graph",
+                        "throttle=tg0:iops=200", NULL };
+    graph_tool(&t, "throttle", a);
+    graph_passes(&t);
+    graph_has_node(&t, "vqhthr0", "throttle");
+    graph_has_node(&t, "vqhthr1", "throttle");
+    /* Unthrottled, this guest completes about 10000 operations a second; the group holds both
+     * disks together to 200 reads and writes a second. Flushes pass a throttle node unlimited
+     * and count as guest operations too: hence the 2x margin, still 25 times below. */
+    double secs = json_number_value(json_object_get(t.doc, "duration_s"));
+    double ops = (double)json_integer_value(json_object_get(t.doc, "total_ops"));
+    fprintf(stderr, "throttle: %.0f ops in %.1f s = %.0f ops/s\n", ops, secs, ops / secs);
+    assert_true(ops > 0);
+    assert_true(ops / secs < 200 * 2);
+    graph_free(&t);
+}
+
+static void test_nbd_outages_are_ridden_out_and_counted(void **state)
+{
+    (void)state;
+    struct graph_run t;
+    const char *a[] = { "--migrations", "4", "--gap", "1500:3000", "--disk-graph", "nbd,reconnect-delay=5",
+                        "--nbd-chaos", "4000:5000", NULL };
+    graph_tool(&t, "chaos", a);
+    assert_int_equal(t.rc, 0);
+    json_t *h;
+    size_t i;
+    int outages = 0;
+    json_array_foreach(json_object_get(t.doc, "hops"), i, h)
+        outages += (int)json_integer_value(json_object_get(h, "nbd_outages"));
+    fprintf(stderr, "chaos: %d outages in the hops; %s\n", outages, json_string_value(json_object_get(t.doc, "reason")));
+    assert_true(outages >= 1);
+    assert_non_null(strstr(json_string_value(json_object_get(t.doc, "reason")), "outage(s) ridden out"));
+    assert_null(strstr(json_string_value(json_object_get(t.doc, "reason")), " 0 NBD server outage(s)"));
+    graph_free(&t);
+}
+
+static void test_data_lost_behind_nbd_fails(void **state)
+{
+    (void)state;
+    struct graph_run t;
+    const char *a[] = { "--migrations", "2", "--disk-graph", "nbd", "--inject", "nbd-zero", "--inject-hop", "1", NULL };
+    graph_tool(&t, "zero", a);
+    assert_int_equal(t.rc, 1);
+    assert_string_equal(json_string_value(json_object_get(t.doc, "verdict")), "FAIL");
+    assert_non_null(strstr(json_string_value(json_object_get(t.doc, "reason")), "error"));
+    char *ev = harness_slurp(json_string_value(json_object_get(t.doc, "evidence")));
+    assert_non_null(ev);
+    assert_non_null(strstr(ev, "query-named-block-nodes (flat)"));
+    assert_non_null(strstr(ev, "vqhproto0: nbd"));
+    free(ev);
+    graph_free(&t);
+}
+
+static void graph_error(const char *name, const char *const a[], const char *want)
+{
+    struct graph_run t;
+    graph_tool(&t, name, a);
+    assert_int_equal(t.rc, 2);
+    if (!t.text || !strstr(t.text, want))
+        fail_msg("%s: output lacks '%s'", name, want);
+    graph_free(&t);
+}
+
+static void test_bad_choices_are_errors(void **state)
+{
+    (void)state;
+    const char *vq[] = { "--disk-graph", "vq-iothreads=2", "--iothreads", "2", NULL };
+    /* Debian's 7.2 has no iothread-vq-mapping: probed, and said so */
+    graph_error("vq72", vq, "has no virtio-blk-pci property iothread-vq-mapping (QEMU 9.0 or later has it");
+    const char *fmt[] = { "--disk-graph", "vmdk", NULL };
+    graph_error("vmdk", fmt, "--disk-graph 'vmdk': unknown item 'vmdk'");
+    char img[600];
+    snprintf(img, sizeof(img), "%s", harness_image("mine.img", 1 << 20));
+    const char *mine[] = { "--disk", img, "--disk-graph", "qcow2", NULL };
+    graph_error("mine", mine, "exists and the guest would write all over it");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_choices_are_errors),
+        cmocka_unit_test(test_qcow2_with_cache_options),
+        cmocka_unit_test(test_4k_host_pads_unaligned_requests),
+        cmocka_unit_test(test_nbd_qcow2_served_by_storage_daemon),
+        cmocka_unit_test(test_shared_throttle_group_bites),
+        cmocka_unit_test(test_nbd_outages_are_ridden_out_and_counted),
+        cmocka_unit_test(test_data_lost_behind_nbd_fails),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    harness_cleanup();
+    return rc;
+}

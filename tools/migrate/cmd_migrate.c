@@ -6,8 +6,10 @@
 #include "cmds.h"
 #include "prng.h"
 #include "health.h"
+#include "heartbeat.h"
 #include "inject.h"
 #include "migration.h"
+#include "prestart.h"
 #include "ramcheck.h"
 #include "session.h"
 
@@ -86,7 +88,7 @@ static bool loop_check(struct session *s, struct hop_record *h, uint64_t seq_don
     snprintf(line, sizeof(line), "epoch epoch=%d\n", h->index);
     if (!loop_cmd(s, line, "epoch", NULL))
         return false;
-    if (!chan_wait_progress(s->chan, v, seq_done, ops_before, s->o->guest_timeout_ms, &err)) {
+    if (!heartbeat_wait(s, v, seq_done, ops_before, s->o->guest_timeout_ms, &err)) {
         session_fail(s, VERDICT_FAIL, "hop %d: %s", h->index, err.msg);
         session_evidence_vm(s, v, "no progress after migration");
         return false;
@@ -134,7 +136,7 @@ static bool loop_check(struct session *s, struct hop_record *h, uint64_t seq_don
         return false;
     uint64_t seq = s->chan->last_seq;
     json_t *mid = chan_queue_ops(s->chan->progress);
-    ok = chan_wait_progress(s->chan, v, seq, mid, s->o->guest_timeout_ms, &err);
+    ok = heartbeat_wait(s, v, seq, mid, s->o->guest_timeout_ms, &err);
     json_decref(mid);
     if (!ok) {
         session_fail(s, VERDICT_FAIL, "hop %d after resume: %s", h->index, err.msg);
@@ -174,15 +176,17 @@ static bool loop_hop(struct session *s, int index, uint64_t *rng)
     h->start_s = (double)(clock_now_ms() - s->start_ms) / 1000.0;
     /* A seeded random moment, while the load runs on every queue. */
     int gap = o->min_gap_ms + (int)(prng_splitmix64(rng) % (uint64_t)(o->max_gap_ms - o->min_gap_ms + 1));
-    if (!loop_idle(s, gap))
-        return false;
-    json_t *ops_before = chan_queue_ops(s->chan->progress);
-    struct vm *src = s->vm, *dst = session_start_vm(s, true, &err);
+    int took_ms;
+    struct vm *src = s->vm, *dst = prestart_dst(s, &took_ms, &err);
     if (!dst) {
-        json_decref(ops_before);
         session_fail(s, VERDICT_ERROR, "hop %d: cannot start the destination: %s", index, err.msg);
         return false;
     }
+    if (!loop_idle(s, gap - took_ms)) {
+        prestart_drop(s, dst);
+        return false;
+    }
+    json_t *ops_before = chan_queue_ops(s->chan->progress);
     snprintf(h->src, sizeof(h->src), "%s", src->label);
     snprintf(h->dst, sizeof(h->dst), "%s", dst->label);
     enum migration_outcome out = migration_run(s, dst, h, rng);

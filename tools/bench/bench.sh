@@ -2,7 +2,7 @@
 # bench.sh: `make bench`, everything in one run so the figures can be set side by side:
 #   1. the host's ceiling: qemu-img bench on the same kind of image (and on null-co)
 #   2. the Linux + fio baseline, ../shared/linux-fio/run.sh beside the checkout (VQH_LINUX_FIO=DIR
-#      names another place; skipped, saying so, when absent)
+#      names another place; skipped, saying so, when absent); its results go to build/linux-fio/
 #   3. `vqhammer bench`: its boots, `make run`'s hops per hour, then the table of every figure
 #      with the baseline, the ceiling, the ratios and the goals (also build/bench.json)
 # Figures only: never part of a timed test. Extra arguments go to `vqhammer bench`
@@ -56,10 +56,12 @@ rm -f "$img"
 set -- --ceiling "$dir/ceiling.json" "$@"
 if [ -x "$fio_dir/run.sh" ]; then
     echo "Linux + fio baseline: $fio_dir/run.sh (its first run builds its guest with apt-get, minutes)" >&2
-    if OUT="$dir/linux-fio" "$fio_dir/run.sh" --wait-idle 0 >"$dir/linux-fio.log" 2>&1 &&
-        [ -f "$dir/linux-fio/result.json" ]; then
+    # Kept beside build/bench.json: its result.json, serial log and QEMU's time -v.
+    out=$top/build/linux-fio
+    rm -rf "$out"
+    if OUT="$out" "$fio_dir/run.sh" --wait-idle 0 >"$dir/linux-fio.log" 2>&1 && [ -f "$out/result.json" ]; then
         sed -n 's/^/  /; /^  boot->\|^  fio:\|^  qemu:/p' "$dir/linux-fio.log" >&2
-        set -- --baseline "$dir/linux-fio/result.json" "$@"
+        set -- --baseline "$out/result.json" "$@"
     else
         echo "  the Linux + fio baseline failed; its output:" >&2
         tail -n 20 "$dir/linux-fio.log" | sed 's/^/  | /' >&2

@@ -90,7 +90,8 @@ $(BUILD)/esp.img: $(BUILD)/BOOTX64.EFI $(BUILD)/kernel.elf
 	  || mformat -i $@.tmp -v VQHESP ::
 	$(Q)mmd -i $@.tmp ::/EFI ::/EFI/BOOT ::/vqhammer
 	$(Q)mcopy -i $@.tmp $(BUILD)/BOOTX64.EFI ::/EFI/BOOT/BOOTX64.EFI
-	$(Q)mcopy -i $@.tmp $(BUILD)/kernel.elf ::/vqhammer/kernel.elf
+	$(Q)objcopy --strip-debug $(BUILD)/kernel.elf $@.kernel.tmp  # the loader reads less; gdb uses build/kernel.elf
+	$(Q)mcopy -i $@.tmp $@.kernel.tmp ::/vqhammer/kernel.elf && rm -f $@.kernel.tmp
 	$(Q)mv $@.tmp $@
 
 $(BUILD)/host/%.o: %.c

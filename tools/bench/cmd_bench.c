@@ -7,6 +7,8 @@
  * The load is fixed so the figures sit beside a Linux guest running fio: 4 KiB random requests,
  * two reads per write, nothing else.
  */
+#include "bench_compare.h"
+#include "bench_hops.h"
 #include "cmds.h"
 #include "report.h"
 #include "session.h"
@@ -19,6 +21,9 @@
 #include <unistd.h>
 
 #define BENCH_WARMUP_MS 2000 /* after the first verified read: queues fill, caches settle */
+#define BENCH_HOPS 20        /* `make run`'s hops per hour: a run long enough that boot and end count fairly */
+/* OVMF prints this on the serial port just before it starts an EFI application: its own time. */
+#define BENCH_OVMF_STARTS "BdsDxe: starting"
 
 struct bench_boot {
     const char *name;
@@ -28,6 +33,7 @@ struct bench_boot {
     bool steady;                /* measure the steady window, not just the boot */
     /* results */
     double hello_s, first_s;    /* host clock from QEMU start; first_s < 0: never seen */
+    double firmware_s;          /* UEFI: OVMF starts our EFI application; < 0: not seen */
     double window_s, wall_s;    /* the window by the guest's t_ms, and by the host clock */
     double cpu_s;               /* QEMU utime + stime over the window */
     uint64_t ops, bytes, hwm_kib;
@@ -231,6 +237,29 @@ static void bench_guest_config(const struct bench_boot *b, const struct vqh_opts
              o->guest_timeout_ms, b->reads_only ? 1 : 2, b->reads_only ? 0 : 1);
 }
 
+/* UEFI: the host time OVMF announces it starts our loader (its serial output, as written to the
+ * VM's serial log by the channel); stops early at hello, a dead QEMU or the boot timeout, which
+ * session_wait_hello then reports. */
+static void bench_wait_firmware(struct session *s, struct bench_boot *b, int64_t t0)
+{
+    static char buf[1 << 16];
+    int64_t deadline = t0 + s->o->boot_timeout_ms;
+    FILE *f = fopen(s->vm->serial_log, "re");
+    b->firmware_s = -1;
+    while (f && !s->chan->hello && vm_alive(s->vm) && clock_now_ms() < deadline) {
+        chan_pump(s->chan, 20);
+        fflush(s->vm->serial_log_f); /* the channel flushes it only when the VM goes */
+        rewind(f);
+        size_t n = fread(buf, 1, sizeof(buf), f);
+        if (memmem(buf, n, BENCH_OVMF_STARTS, strlen(BENCH_OVMF_STARTS))) {
+            b->firmware_s = (double)(clock_now_ms() - t0) / 1000.0;
+            break;
+        }
+    }
+    if (f)
+        fclose(f);
+}
+
 /* One boot in its own session; 0 or the session's exit status. */
 static int bench_boot_run(struct vqh_opts *base, struct bench_boot *b, char *accel_why, size_t why_cap,
                           char *reason, size_t reason_cap)
@@ -251,6 +280,8 @@ static int bench_boot_run(struct vqh_opts *base, struct bench_boot *b, char *acc
         base->accel = strcmp(s.accel, "kvm") ? ACCEL_TCG : ACCEL_KVM;
         int64_t t0 = clock_now_ms();
         s.vm = session_start_vm(&s, false, &err);
+        if (s.vm && b->boot == BOOT_UEFI)
+            bench_wait_firmware(&s, b, t0);
         if (!s.vm) {
             session_fail(&s, VERDICT_ERROR, "%s", err.msg);
         } else if (!session_wait_hello(&s, &err)) {
@@ -284,7 +315,8 @@ static void bench_print(FILE *f, const struct vqh_opts *o, const char *accel_why
                "      written in the run is verified (there is no final verification pass)\n\n");
     fprintf(f, "%-44s %12s %12s\n", "Boot (host clock, from QEMU start)", "PVH", "UEFI");
     fprintf(f, "  %-42s %10.2f s %10.2f s\n", "to hello", pvh->hello_s, uefi->hello_s);
-    fprintf(f, "  %-42s %10.2f s %10.2f s\n\n", "to first verified I/O", pvh->first_s, uefi->first_s);
+    fprintf(f, "  %-42s %10.2f s %10.2f s\n", "to first verified I/O", pvh->first_s, uefi->first_s);
+    fprintf(f, "  %-42s %12s %10.2f s\n\n", "to OVMF starting our EFI loader", "-", uefi->firmware_s);
     fprintf(f, "Steady window (PVH boots; %d s of warm-up after the first verified I/O, null-co: read)\n",
             BENCH_WARMUP_MS / 1000);
     fprintf(f, "  raw:     %llu MiB raw image, cache=%s, aio=%s\n", (unsigned long long)(o->disk_size >> 20), o->cache, o->aio);
@@ -315,6 +347,8 @@ static json_t *bench_boot_json(const struct bench_boot *b)
                           "to_hello_s", b->hello_s, "qemu_peak_rss_kib", (json_int_t)b->hwm_kib);
     if (b->first_s >= 0)
         json_object_set_new(j, "to_first_verified_s", json_real(b->first_s));
+    if (b->boot == BOOT_UEFI && b->firmware_s >= 0)
+        json_object_set_new(j, "to_firmware_starting_loader_s", json_real(b->firmware_s));
     if (!b->steady)
         return j;
     json_t *q = json_array();
@@ -344,19 +378,24 @@ static void bench_usage(FILE *f)
         "  UEFI, raw image     seconds to hello and to the first verified read\n"
         "  PVH, null-co        the steady window on QEMU's null-co driver (read-zeroes=on), READS ONLY:\n"
         "                      the ceiling of the virtio path without a backend (nothing to verify)\n"
-        "Fixed load: 4 KiB random requests, 2 reads per write, no flush, discard or write-zeroes.\n\n"
+        "Fixed load: 4 KiB random requests, 2 reads per write, no flush, discard or write-zeroes.\n"
+        "Then `make run`'s hops per hour: vqhammer migrate with its default flags, UEFI and PVH, and a\n"
+        "table of every figure beside the Linux + fio baseline and the host's ceiling, with its goal.\n\n"
         "Options (bench defaults):\n"
         "  --accel auto|kvm|tcg   (tcg: no KVM probe; auto probes once)\n"
         "  --smp N (2)  --queues N (4)  --mem MIB (256)  --iothreads N (1)  --disk-size SIZE (256M)\n"
         "  --aio threads|native|io_uring (threads)  --cache MODE (none)\n"
         "  --run-seconds N        steady window by the guest's clock (20), after %d s of warm-up\n"
         "  --json FILE            the figures as JSON\n"
+        "  --hops N               hops of each `migrate` run for hops per hour (%d; 0: skip them)\n"
+        "  --baseline FILE        result.json of the Linux + fio baseline (../shared/linux-fio/run.sh)\n"
+        "  --ceiling FILE         qemu-img bench figures: {raw_read_iops, raw_write_iops, null_read_iops}\n"
         "  --workdir DIR          where the scratch image lives: its filesystem is what is measured\n"
         "Also as in `vqhammer run --help`: --qemu --machine --queue-size --disk-opts --guest-mode --seed\n"
         "--boot-timeout --guest-timeout --keep --quiet --verbose. --guest-config may add guest keys\n"
         "other than those the bench sets (duration, report_ms, watchdog_ms, min/max_blocks, mix_*).\n"
         "Exit status: 0 figures printed, 1 FAIL (guest errors, hang, crash), 2 ERROR (setup, flags).\n",
-        BENCH_WARMUP_MS / 1000);
+        BENCH_WARMUP_MS / 1000, BENCH_HOPS);
 }
 
 int cmd_bench(int argc, char **argv)
@@ -369,12 +408,38 @@ int cmd_bench(int argc, char **argv)
         { .name = "uefi", .boot = BOOT_UEFI, .backend = "" },
         { .name = "null-co", .boot = BOOT_PVH, .backend = "null-co", .reads_only = true, .steady = true },
     };
+    const char *baseline = NULL, *ceiling = NULL;
+    int nhops = BENCH_HOPS, kept = 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             bench_usage(stdout);
             return 0;
         }
     }
+    /* The bench's own flags come out of argv; the rest are the run options. */
+    for (int i = 1; i < argc; i++) {
+        bool mine = i + 1 < argc && (!strcmp(argv[i], "--baseline") || !strcmp(argv[i], "--ceiling") ||
+                                     !strcmp(argv[i], "--hops"));
+        if (!mine) {
+            argv[kept++] = argv[i];
+            continue;
+        }
+        const char *v = argv[++i];
+        char *end;
+        if (!strcmp(argv[i - 1], "--baseline")) {
+            baseline = v;
+        } else if (!strcmp(argv[i - 1], "--ceiling")) {
+            ceiling = v;
+        } else {
+            long n = strtol(v, &end, 10);
+            if (*end || end == v || n < 0 || n > 1000) {
+                fprintf(stderr, "vqhammer bench: --hops '%s': want a number of hops from 0 (skip) to 1000\n", v);
+                return 2;
+            }
+            nhops = (int)n;
+        }
+    }
+    argc = kept;
     opts_defaults(&o, "bench");
     o.accel = ACCEL_TCG;
     o.smp = 2;
@@ -404,10 +469,42 @@ int cmd_bench(int argc, char **argv)
             return rc;
         }
     }
+    struct bench_hops hops[] = { { .boot = "uefi", .hops = nhops }, { .boot = "pvh", .hops = nhops } };
+    for (size_t i = 0; nhops && i < sizeof(hops) / sizeof(hops[0]); i++) {
+        fprintf(stderr, "vqhammer bench: `make run` hops per hour: vqhammer migrate --migrations %d --boot %s --accel %s\n", nhops,
+                hops[i].boot, o.accel == ACCEL_KVM ? "kvm" : "tcg");
+        if (!bench_hops_run(&hops[i], o.accel == ACCEL_KVM ? "kvm" : "tcg", o.workdir, &err)) {
+            fprintf(stderr, "vqhammer bench: %s\n", err.msg);
+            return 1;
+        }
+    }
+    struct bench_baseline base = { 0 };
+    struct bench_ceiling ceil = { 0 };
+    if (baseline && !bench_baseline_load(baseline, &base, &err))
+        fprintf(stderr, "vqhammer bench: the Linux + fio baseline is left out: %s\n", err.msg);
+    if (ceiling && !bench_ceiling_load(ceiling, &ceil, &err))
+        fprintf(stderr, "vqhammer bench: the host's ceiling is left out: %s\n", err.msg);
     bench_print(stdout, &o, accel_why, boots);
-    if (!o.json[0])
+    for (size_t i = 0; nhops && i < sizeof(hops) / sizeof(hops[0]); i++)
+        printf("  `make run` as %s: %d hops in %.1f s (first hop at %.1f s, then %.2f s per hop), accelerator %s\n",
+               hops[i].boot, hops[i].hops, hops[i].duration_s, hops[i].first_hop_s, hops[i].per_hop_s, hops[i].accel);
+    struct bench_figures fig = {
+        .iops_raw = boots[0].window_s > 0 ? (double)boots[0].ops / boots[0].window_s : 0,
+        .iops_null = boots[2].window_s > 0 ? (double)boots[2].ops / boots[2].window_s : 0,
+        .pvh_first_s = boots[0].first_s, .uefi_first_s = boots[1].first_s, .uefi_firmware_s = boots[1].firmware_s,
+        .rss_mib = (double)boots[0].hwm_kib / 1024.0, .hops_uefi = &hops[0], .hops_pvh = &hops[1],
+    };
+    json_t *rows = bench_compare_rows(&fig, &base, &ceil);
+    bench_compare_print(stdout, rows, &base);
+    if (!o.json[0]) {
+        json_decref(rows);
         return 0;
-    json_t *cfg = opts_to_json(&o), *boot_list = json_array();
+    }
+    json_t *cfg = opts_to_json(&o), *boot_list = json_array(), *hop_list = json_array();
+    for (size_t i = 0; nhops && i < sizeof(hops) / sizeof(hops[0]); i++)
+        json_array_append_new(hop_list, json_pack("{s:s, s:i, s:f, s:f, s:f, s:s, s:f}", "boot", hops[i].boot,
+            "hops", hops[i].hops, "duration_s", hops[i].duration_s, "first_hop_s", hops[i].first_hop_s,
+            "per_hop_s", hops[i].per_hop_s, "accel", hops[i].accel, "hops_per_hour", hops[i].hops_per_hour));
     json_object_del(cfg, "boot");
     json_object_del(cfg, "disks");
     for (size_t i = 0; i < sizeof(boots) / sizeof(boots[0]); i++)
@@ -415,6 +512,13 @@ int cmd_bench(int argc, char **argv)
     json_t *doc = json_pack("{s:{s:s}, s:s, s:s, s:o, s:{s:i, s:i, s:i}, s:o}", "vqhammer", "version", report_build_id(),
                             "accel", o.accel == ACCEL_KVM ? "kvm" : "tcg", "accel_why", accel_why, "config", cfg,
                             "load", "request_bytes", 4096, "mix_read", 2, "mix_write", 1, "boots", boot_list);
+    json_object_set_new(doc, "make_run_hops", hop_list);
+    json_object_set_new(doc, "linux_fio", base.have ? json_pack("{s:s, s:f, s:f, s:f}", "result", base.path,
+                        "iops", base.iops, "first_io_s", base.first_io_s, "qemu_peak_rss_mib", base.rss_mib) : json_null());
+    json_object_set_new(doc, "host_ceiling", ceil.have ? json_pack("{s:s, s:f, s:f, s:f}", "tool", "qemu-img bench",
+                        "raw_read_iops", ceil.raw_read, "raw_write_iops", ceil.raw_write, "null_read_iops",
+                        ceil.null_read) : json_null());
+    json_object_set_new(doc, "comparison", rows);
     bool ok = doc && report_write_atomic(o.json, bench_json_fill, doc, &err);
     if (!doc)
         vqh_err_set(&err, "out of memory building the --json document");

@@ -7,10 +7,12 @@
 #include "prng.h"
 #include "health.h"
 #include "hopdiag.h"
+#include "heartbeat.h"
 #include "inject.h"
 #include "knownbug.h"
 #include "migration.h"
 #include "modes.h"
+#include "prestart.h"
 #include "ramcheck.h"
 #include "session.h"
 #include "blockgraph.h"
@@ -108,7 +110,7 @@ static bool loop_check(struct session *s, struct hop_record *h, uint64_t seq_don
     snprintf(line, sizeof(line), "epoch epoch=%d\n", h->index);
     if (!loop_cmd(s, h, line, "epoch", NULL))
         return false;
-    if (!chan_wait_progress(s->chan, v, seq_done, ops_before, s->o->guest_timeout_ms, &err)) {
+    if (!heartbeat_wait(s, v, seq_done, ops_before, s->o->guest_timeout_ms, &err)) {
         session_fail(s, VERDICT_FAIL, "hop %d: %s", h->index, err.msg);
         loop_guest_failed(s, h);
         session_evidence_vm(s, v, "no progress after migration");
@@ -166,7 +168,7 @@ static bool loop_check(struct session *s, struct hop_record *h, uint64_t seq_don
         return false;
     uint64_t seq = s->chan->last_seq;
     json_t *mid = chan_queue_ops(s->chan->progress);
-    ok = chan_wait_progress(s->chan, v, seq, mid, s->o->guest_timeout_ms, &err);
+    ok = heartbeat_wait(s, v, seq, mid, s->o->guest_timeout_ms, &err);
     json_decref(mid);
     if (!ok) {
         session_fail(s, VERDICT_FAIL, "hop %d after resume: %s", h->index, err.msg);
@@ -228,15 +230,17 @@ static bool loop_hop(struct session *s, int index, uint64_t *rng)
     int outages = nbd_server_outages(s->nbd);
     /* A seeded random moment, while the load runs on every queue. */
     int gap = o->min_gap_ms + (int)(prng_splitmix64(rng) % (uint64_t)(o->max_gap_ms - o->min_gap_ms + 1));
-    if (!loop_idle(s, gap))
-        return false;
-    json_t *ops_before = chan_queue_ops(s->chan->progress);
-    struct vm *src = s->vm, *dst = session_start_vm(s, true, &err);
+    int took_ms;
+    struct vm *src = s->vm, *dst = prestart_dst(s, &took_ms, &err);
     if (!dst) {
-        json_decref(ops_before);
         session_fail(s, VERDICT_ERROR, "hop %d: cannot start the destination: %s", index, err.msg);
         return false;
     }
+    if (!loop_idle(s, gap - took_ms)) {
+        prestart_drop(s, dst);
+        return false;
+    }
+    json_t *ops_before = chan_queue_ops(s->chan->progress);
     snprintf(h->src, sizeof(h->src), "%s", src->label);
     snprintf(h->dst, sizeof(h->dst), "%s", dst->label);
     /* The guest's TLB workaround, only where the known TCG bug can bite (knownbug.h). */

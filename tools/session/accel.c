@@ -1,5 +1,6 @@
 /* accel.c: the KVM probe: boot the PVH kernel for a moment under KVM and see it pass. */
 #include "accel.h"
+#include "clock.h"
 #include "proc.h"
 #include "wire.h"
 
@@ -13,6 +14,9 @@
 #define KVM_GET_API_VERSION 0xAE00
 #define KVM_API_VERSION 12
 #define PROBE_TIMEOUT_MS 8000 /* a working KVM boots the PVH kernel in well under a second */
+/* The probe guest runs its load for duration=1 s after hello, then exits: a guest that said hello
+ * and is still there this long after is hung (a broken KVM often hangs right after hello). */
+#define PROBE_AFTER_HELLO_MS 2500
 
 static bool accel_kvm_device(char *why, size_t cap)
 {
@@ -30,6 +34,18 @@ static bool accel_kvm_device(char *why, size_t cap)
     return true;
 }
 
+/* The probe guest's serial output (a file) holds its hello message. */
+static bool accel_probe_said_hello(const char *path)
+{
+    char buf[4096];
+    FILE *f = fopen(path, "re");
+    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = 0;
+    return strstr(buf, "\"type\":\"" WIRE_MSG_HELLO "\"") != NULL;
+}
+
 static bool accel_probe_boot(const struct vqh_opts *o, struct rundir *rd, char *why, size_t cap)
 {
     struct vqh_err err;
@@ -41,12 +57,14 @@ static bool accel_probe_boot(const struct vqh_opts *o, struct rundir *rd, char *
     }
     fputs("duration=1\nmin_disks=0\nreport_ms=0\n", f);
     fclose(f);
-    char fwcfg[1200];
+    char fwcfg[1200], serial[1100];
     snprintf(fwcfg, sizeof(fwcfg), "name=%s,file=%s", WIRE_FWCFG_CONFIG, cfg);
+    snprintf(serial, sizeof(serial), "file:%s", rundir_path(rd, "kvm-probe.serial"));
+    const char *serial_path = serial + 5;
     const char *argv[] = {
         o->qemu, "-machine", o->machine, "-accel", "kvm", "-smp", "2", "-m", "128", "-nodefaults",
         "-no-user-config", "-display", "none", "-no-reboot", "-kernel", o->kernel,
-        "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-fw_cfg", fwcfg, NULL,
+        "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-fw_cfg", fwcfg, "-serial", serial, NULL,
     };
     const char *log = rundir_path(rd, "kvm-probe.log");
     struct proc *p = proc_spawn(argv, "kvm-probe", log, log, &err);
@@ -54,9 +72,20 @@ static bool accel_probe_boot(const struct vqh_opts *o, struct rundir *rd, char *
         snprintf(why, cap, "KVM probe: %s", err.msg);
         return false;
     }
-    bool done = proc_wait(p, PROBE_TIMEOUT_MS);
+    int64_t t0 = clock_now_ms(), hello_ms = 0;
+    bool done = false;
+    while (!done && clock_now_ms() - t0 < PROBE_TIMEOUT_MS &&
+           (!hello_ms || clock_now_ms() - hello_ms < PROBE_AFTER_HELLO_MS)) {
+        done = proc_wait(p, 50);
+        if (!hello_ms && accel_probe_said_hello(serial_path))
+            hello_ms = clock_now_ms();
+    }
     int st = done ? proc_status(p) : 0;
     proc_free(p);
+    if (!done && hello_ms) {
+        snprintf(why, cap, "KVM probe boot said hello, then hung for %d s (see %s)", PROBE_AFTER_HELLO_MS / 1000, serial_path);
+        return false;
+    }
     if (!done) {
         snprintf(why, cap, "KVM probe boot hung for %d s (see %s)", PROBE_TIMEOUT_MS / 1000, log);
         return false;

@@ -54,7 +54,7 @@ static void test_every_item_is_taken(void **state)
 static void bad(const char *spec, const char *want)
 {
     struct bg_spec s;
-    struct vqh_err err = { "" };
+    struct vqh_err err = {0};
     assert_false(bg_spec_parse(spec, &s, &err));
     if (!strstr(err.msg, want) || !strstr(err.msg, "--disk-graph"))
         fail_msg("'%s': error '%s' lacks '%s'", spec, err.msg, want);
@@ -91,7 +91,7 @@ static void test_run_wide_checks(void **state)
 {
     (void)state;
     struct vqh_opts o;
-    struct vqh_err err = { "" };
+    struct vqh_err err = {0};
     const char *two[] = { "qcow2", "raw" };
     opts_with(&o, 2, two);
     assert_false(bg_spec_validate(&o, 3, &err));
@@ -174,7 +174,7 @@ static void test_iothreads_per_disk(void **state)
 static void parse_fails(const char *flag, const char *val, const char *want)
 {
     struct vqh_opts o;
-    struct vqh_err err = { "" };
+    struct vqh_err err = {0};
     char *argv[] = { "migrate", (char *)flag, (char *)val, NULL };
     opts_defaults(&o, "migrate");
     assert_int_equal(opts_parse(&o, 3, argv, &err), -1);

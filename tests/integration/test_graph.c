@@ -107,14 +107,20 @@ static void test_qcow2_with_cache_options(void **state)
     graph_free(&t);
 }
 
-static void test_4k_host_pads_unaligned_requests(void **state)
+static void test_4k_host_pads_unaligned_requests_of_disks_on_one_iothread(void **state)
 {
     (void)state;
     struct graph_run t;
-    const char *a[] = { "--migrations", "2", "--disk-graph", "raw,align=4096", NULL };
+    char d0[600], d1[600];
+    snprintf(d0, sizeof(d0), "%s/al0.img", harness_dir());
+    snprintf(d1, sizeof(d1), "%s/al1.img", harness_dir());
+    /* two disks, both on the second of two iothreads */
+    const char *a[] = { "--migrations", "2", "--disk", d0, "--disk", d1, "--iothreads", "2", "--disk-graph",
+                        "raw,align=4096,iothread=1", NULL };
     graph_tool(&t, "align", a);
     graph_passes(&t);
     graph_has_node(&t, "vqhalign0", "blkdebug");
+    graph_has_node(&t, "vqhalign1", "blkdebug");
     graph_has_node(&t, "vqhfmt0", "raw");
     graph_free(&t);
 }
@@ -224,7 +230,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_choices_are_errors),
         cmocka_unit_test(test_qcow2_with_cache_options),
-        cmocka_unit_test(test_4k_host_pads_unaligned_requests),
+        cmocka_unit_test(test_4k_host_pads_unaligned_requests_of_disks_on_one_iothread),
         cmocka_unit_test(test_nbd_qcow2_served_by_storage_daemon),
         cmocka_unit_test(test_shared_throttle_group_bites),
         cmocka_unit_test(test_nbd_outages_are_ridden_out_and_counted),

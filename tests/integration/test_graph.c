@@ -63,25 +63,22 @@ static void graph_free(struct graph_run *t)
     free(t->qmplog);
 }
 
-/* The QMP transcript holds a query-named-block-nodes reply naming node with driver drv. */
+/* The QMP transcript ("DATE TIME vmN <- JSON" per reply) holds a reply listing node with driver drv. */
 static void graph_has_node(const struct graph_run *t, const char *node, const char *drv)
 {
-    char want[128];
     assert_non_null(t->qmplog);
     assert_non_null(strstr(t->qmplog, "query-named-block-nodes"));
-    /* QEMU lists a node's "drv" after its "node-name" in one object: look between the two. */
-    snprintf(want, sizeof(want), "\"node-name\": \"%s\"", node);
-    for (const char *p = strstr(t->qmplog, want); p; p = strstr(p + 1, want)) {
-        const char *open = p;
-        while (open > t->qmplog && *open != '{')
-            open--;
-        char d[64];
-        snprintf(d, sizeof(d), "\"drv\": \"%s\"", drv);
-        const char *hit = strstr(open, d);
-        if (hit && hit < strchr(p, '}') + 1)
-            return;
-        const char *after = strstr(p, d);
-        if (after && (!strchr(p, '}') || after < strchr(p, '}')))
+    for (const char *p = strstr(t->qmplog, " <- "); p; p = strstr(p + 1, " <- ")) {
+        const char *eol = strchr(p, '\n');
+        json_t *reply = json_loadb(p + 4, eol ? (size_t)(eol - p - 4) : strlen(p + 4), 0, NULL), *n;
+        size_t i;
+        bool found = false;
+        json_array_foreach(json_object_get(reply, "return"), i, n) {
+            found = found || (!strcmp(json_string_value(json_object_get(n, "node-name")) ?: "", node) &&
+                              !strcmp(json_string_value(json_object_get(n, "drv")) ?: "", drv));
+        }
+        json_decref(reply);
+        if (found)
             return;
     }
     fail_msg("no query-named-block-nodes entry %s with drv %s in %s", node, drv, t->qmp);

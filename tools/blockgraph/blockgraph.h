@@ -50,9 +50,10 @@ bool blockgraph_prepare_image(const struct vqh_opts *o, int disk, const char *pa
 bool blockgraph_probe(const struct vqh_opts *o, int ndisks, const char *log, struct vqh_err *err);
 struct qmp;
 /* query-named-block-nodes (flat) on a QEMU: every node of every data disk's graph is there with
- * its driver; false with err naming the QEMU (label), the node and what differs. */
-bool blockgraph_check(struct qmp *q, const struct vqh_opts *o, int ndisks, const char *label, int timeout_ms,
-                      struct vqh_err *err);
+ * its driver, and each protocol node reaches images[i] (or its NBD export); false with err naming
+ * the QEMU (label), the node and what differs. */
+bool blockgraph_check(struct qmp *q, const struct vqh_opts *o, int ndisks, const char *const *images,
+                      const char *label, int timeout_ms, struct vqh_err *err);
 /* The QEMU's named block nodes, one "  name: driver file" line each, for evidence.txt (caller frees). */
 char *blockgraph_nodes_text(struct qmp *q, int timeout_ms);
 /* Data disk index of a query-block / query-blockstats entry (by its qdev path or device name),

@@ -39,8 +39,24 @@ static json_t *graphcheck_query(struct qmp *q, int timeout_ms, struct vqh_err *e
     return qmp_cmd(q, "query-named-block-nodes", json_pack("{s:b}", "flat", 1), timeout_ms, err);
 }
 
-bool blockgraph_check(struct qmp *q, const struct vqh_opts *o, int ndisks, const char *label, int timeout_ms,
-                      struct vqh_err *err)
+/* The protocol node must reach the run's image: the file itself, or its NBD export. */
+static bool graphcheck_target(const json_t *node, const struct vqh_opts *o, int disk, const char *image,
+                              const char *label, struct vqh_err *err)
+{
+    struct bg_spec sp;
+    char exp[48];
+    const char *file = json_string_value(json_object_get(node, "file")) ?: "";
+    bg_spec_of(o, disk, &sp);
+    blockgraph_nbd_export(disk, exp, sizeof(exp));
+    if (sp.nbd ? strstr(file, exp) != NULL : !strcmp(file, image))
+        return true;
+    vqh_err_set(err, "query-named-block-nodes on %s: the protocol node of data disk %d reaches '%s', not %s %s",
+                label, disk, file, sp.nbd ? "the NBD export" : "the image", sp.nbd ? exp : image);
+    return false;
+}
+
+bool blockgraph_check(struct qmp *q, const struct vqh_opts *o, int ndisks, const char *const *images,
+                      const char *label, int timeout_ms, struct vqh_err *err)
 {
     json_t *r = graphcheck_query(q, timeout_ms, err), *node;
     if (!r)
@@ -52,9 +68,12 @@ bool blockgraph_check(struct qmp *q, const struct vqh_opts *o, int ndisks, const
         for (int k = 0; k < n; k++) {
             size_t i;
             const char *got = NULL;
+            const json_t *found = NULL;
             json_array_foreach(r, i, node) {
-                if (!strcmp(json_string_value(json_object_get(node, "node-name")) ?: "", names[k]))
+                if (!strcmp(json_string_value(json_object_get(node, "node-name")) ?: "", names[k])) {
                     got = json_string_value(json_object_get(node, "drv")) ?: "?";
+                    found = node;
+                }
             }
             if (!got || strcmp(got, drv[k])) {
                 if (got)
@@ -63,6 +82,10 @@ bool blockgraph_check(struct qmp *q, const struct vqh_opts *o, int ndisks, const
                 else
                     vqh_err_set(err, "query-named-block-nodes on %s: node %s (%s) of data disk %d is missing",
                                 label, names[k], drv[k], d);
+                json_decref(r);
+                return false;
+            }
+            if (k == 0 && strcmp(drv[0], "null-co") && !graphcheck_target(found, o, d, images[d], label, err)) {
                 json_decref(r);
                 return false;
             }

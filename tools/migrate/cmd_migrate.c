@@ -99,7 +99,7 @@ static bool loop_check(struct session *s, struct hop_record *h, uint64_t seq_don
     json_t *reply = NULL;
     struct vm *v = s->vm;
     if (!health_block(s, v, &err) || !health_virtio(s, v, &err) ||
-        !blockgraph_check(v->qmp, s->o, s->ndisks, v->label, s->o->qmp_timeout_ms, &err) ||
+        !blockgraph_check(v->qmp, s->o, s->ndisks, s->disk_ptrs, v->label, s->o->qmp_timeout_ms, &err) ||
         !nbd_server_alive(s->nbd, &err)) {
         session_fail(s, VERDICT_FAIL, "hop %d: %s", h->index, err.msg);
         return false;

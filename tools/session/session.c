@@ -267,8 +267,9 @@ void session_evidence_vm(struct session *s, struct vm *v, const char *what)
     const char *out = rundir_path(s->rd, name);
     FILE *f;
     bool got;
-    /* The graph as this QEMU has it, asked before gdb stops it. */
-    char *nodes = vm_alive(v) && v->qmp ? blockgraph_nodes_text(v->qmp, s->o->qmp_timeout_ms) : NULL;
+    /* The graph as this QEMU has it, asked before gdb stops it; briefly: a hung QEMU must not
+     * hold up its backtrace. */
+    char *nodes = vm_alive(v) && v->qmp ? blockgraph_nodes_text(v->qmp, 2000) : NULL;
     if (vm_alive(v)) {
         got = proc_gdb_backtrace(v->proc->pid, NULL, NULL, out, 60000, &err);
         vm_kill(v);
@@ -341,7 +342,7 @@ int session_end(struct session *s)
     struct vqh_err err;
     char *nodes = NULL;
     if (s->vm && s->result.verdict != VERDICT_PASS && vm_alive(s->vm) && s->vm->qmp)
-        nodes = blockgraph_nodes_text(s->vm->qmp, s->o->qmp_timeout_ms);
+        nodes = blockgraph_nodes_text(s->vm->qmp, 2000);
     if (s->vm) {
         chan_detach(s->chan, s->vm);
         vm_free(s->vm);

@@ -104,7 +104,7 @@ static bool check(const char *spec, const char *nodes, struct vqh_err *err)
 static void test_the_run_graph_passes(void **state)
 {
     (void)state;
-    struct vqh_err err = { "" };
+    struct vqh_err err = {0};
     if (!check(SPEC, "[" GOOD "]", &err))
         fail_msg("%s", err.msg);
     if (!check("nbd", "[" NODE("vqhfmt0", "raw", "x") ", " NODE("vqhproto0", "nbd", "nbd+unix:///vqh0?socket=/r/nbd.sock") "]", &err))
@@ -114,7 +114,7 @@ static void test_the_run_graph_passes(void **state)
 static void test_a_missing_node_fails(void **state)
 {
     (void)state;
-    struct vqh_err err = { "" };
+    struct vqh_err err = {0};
     assert_false(check(SPEC, "[" NODE("vqhthr0", "throttle", "") ", " NODE("vqhfmt0", "qcow2", "") ", "
                        NODE("vqhproto0", "file", "/img0") "]", &err));
     assert_string_equal(err.msg, "query-named-block-nodes on vm2: node vqhalign0 (blkdebug) of data disk 0 is missing");
@@ -123,7 +123,7 @@ static void test_a_missing_node_fails(void **state)
 static void test_a_wrong_driver_fails(void **state)
 {
     (void)state;
-    struct vqh_err err = { "" };
+    struct vqh_err err = {0};
     assert_false(check("qcow2", "[" NODE("vqhfmt0", "raw", "") ", " NODE("vqhproto0", "file", "/img0") "]", &err));
     assert_string_equal(err.msg, "query-named-block-nodes on vm2: node vqhfmt0 of data disk 0 has driver raw, not qcow2");
 }
@@ -131,7 +131,7 @@ static void test_a_wrong_driver_fails(void **state)
 static void test_other_data_fails(void **state)
 {
     (void)state;
-    struct vqh_err err = { "" };
+    struct vqh_err err = {0};
     assert_false(check("raw", "[" NODE("vqhfmt0", "raw", "") ", " NODE("vqhproto0", "file", "/other.img") "]", &err));
     assert_non_null(strstr(err.msg, "reaches '/other.img', not the image /img0"));
     assert_false(check("nbd", "[" NODE("vqhfmt0", "raw", "") ", " NODE("vqhproto0", "nbd", "nbd+unix:///vqh7?socket=s") "]", &err));

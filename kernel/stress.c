@@ -10,24 +10,16 @@
 #include "console.h"
 #include "cpu.h"
 #include "memory.h"
-#include "pci.h"
 #include "report.h"
 #include "smp.h"
 #include "time.h"
 #include "tlb.h"
 
-#define VIRTIO_VENDOR 0x1af4
 #define DRAIN_TIMEOUT_MS 30000
 #define EXPECT_MEM_SHARE 4 /* the expected-state tables may take 1/4 of free memory */
 
 struct stress st;
 static struct sdisk disks[STRESS_MAX_DISKS];
-static const char *disk_reason[STRESS_MAX_DISKS];
-
-static bool stress_is_virtio_blk(const struct pci_dev *p)
-{
-    return p->vendor == VIRTIO_VENDOR && (p->device == 0x1042 || p->device == 0x1001);
-}
 
 static void stress_choose_region(struct sdisk *d, const struct config *c)
 {
@@ -42,58 +34,52 @@ static void stress_choose_region(struct sdisk *d, const struct config *c)
         d->region_blocks /= 2;
 }
 
-static void stress_probe_disk(struct sdisk *d, struct pci_dev *p, const struct config *c, uint32_t slot)
+/* The engine's side of a data disk: request size, region, expected-state table. */
+static const char *stress_setup_disk(struct sdisk *d, const struct config *c)
 {
-    const char *why = NULL;
-    d->vd.index = slot;
-    if (!vblk_probe(&d->vd, p, c->event_idx, c->indirect, &why)) {
-        disk_reason[slot] = why;
-        return;
-    }
-    size_t plen = strlen(c->serial_prefix);
-    if (strncmp(d->vd.serial, c->serial_prefix, plen)) {
-        disk_reason[slot] = "serial does not start with serial_prefix";
-        return;
-    }
-    if (vblk_has(&d->vd, VIRTIO_BLK_F_RO)) {
-        disk_reason[slot] = "device is read-only";
-        return;
-    }
     d->spb = d->vd.blk_size / VBLK_SECTOR;
     d->max_blocks = MIN(c->max_blocks, (uint32_t)(65536 / d->vd.blk_size) * 4);
     if (d->max_blocks == 0)
         d->max_blocks = 1;
     stress_choose_region(d, c);
-    if (d->region_blocks < d->max_blocks) {
-        disk_reason[slot] = "disk (or region) smaller than max_blocks";
-        return;
-    }
+    if (d->region_blocks < d->max_blocks)
+        return "disk (or region) smaller than max_blocks";
     void *mem = pmm_alloc(expect_bytes(d->region_blocks), 8);
     d->exp = mem ? expect_init(mem, expect_bytes(d->region_blocks), d->region_start, d->region_blocks) : NULL;
-    if (!d->exp) {
-        disk_reason[slot] = "out of memory for the expected-state table";
-        return;
-    }
+    if (!d->exp)
+        return "out of memory for the expected-state table";
     memcpy(d->first_id, d->vd.serial, sizeof(d->first_id));
     d->vctx.seed = c->seed;
     d->vctx.disk_tag = blk_disk_tag(d->vd.serial, strlen(d->vd.serial));
     d->vctx.blk_size = d->vd.blk_size;
-    d->vd.data = true;
-    st.ndata++;
+    return NULL;
 }
 
 void stress_probe(const struct config *cfg)
 {
+    struct vblk_disk *found[STRESS_MAX_DISKS];
+    struct vblk_find_opts o = {
+        .serial_prefix = cfg->serial_prefix,
+        .event_idx = cfg->event_idx,
+        .indirect = cfg->indirect,
+        .packed = CONFIG_AUTO,
+    };
     st.cfg = cfg;
-    pci_init();
-    for (uint32_t i = 0; i < pci_count() && st.ndisks < STRESS_MAX_DISKS; i++) {
-        struct pci_dev *p = pci_get(i);
-        if (!stress_is_virtio_blk(p))
+    for (uint32_t i = 0; i < STRESS_MAX_DISKS; i++)
+        found[i] = &disks[i].vd;
+    st.ndisks = vblk_find(found, STRESS_MAX_DISKS, &o);
+    for (uint32_t i = 0; i < st.ndisks; i++) {
+        struct sdisk *d = &disks[i];
+        st.disk[i] = d;
+        if (!d->vd.data)
             continue;
-        struct sdisk *d = &disks[st.ndisks];
-        st.disk[st.ndisks] = d;
-        stress_probe_disk(d, p, cfg, st.ndisks);
-        st.ndisks++;
+        const char *why = stress_setup_disk(d, cfg);
+        if (why) {
+            d->vd.data = false;
+            d->vd.ignore_reason = why;
+        } else {
+            st.ndata++;
+        }
     }
 }
 
@@ -109,7 +95,7 @@ void stress_describe_disks(struct msg *m)
         msg_str(m, "serial", d->vd.serial);
         msg_str(m, "role", d->vd.data ? "data" : "ignored");
         if (!d->vd.data)
-            msg_str(m, "reason", disk_reason[i] ? disk_reason[i] : "?");
+            msg_str(m, "reason", d->vd.ignore_reason ? d->vd.ignore_reason : "?");
         msg_u64(m, "capacity", d->vd.capacity);
         msg_u64(m, "blk_size", d->vd.blk_size);
         msg_u64(m, "num_queues", d->vd.num_queues);
@@ -239,7 +225,7 @@ static bool stress_drained(void)
 static bool stress_verify_finished(void)
 {
     for (uint32_t i = 0; i < st.nall; i++)
-        if (!st.all[i]->verify_done && !vq_is_broken(&st.all[i]->vq->vq))
+        if (!st.all[i]->verify_done && !vblk_queue_broken(st.all[i]->vq))
             return false;
     return true;
 }

@@ -19,6 +19,7 @@
 #include "virtio_blk.h"
 
 #define STRESS_MAX_DISKS 8
+#define STRESS_MAX_OWNED (STRESS_MAX_DISKS * VBLK_MAX_QUEUES) /* queues one CPU may own */
 #define STRESS_ERROR_DETAIL_MAX 200 /* detailed error messages; later ones are only counted */
 
 enum stress_phase {
@@ -30,17 +31,8 @@ enum stress_phase {
 
 enum sreq_op { OP_READ, OP_WRITE, OP_FLUSH, OP_DISCARD, OP_WRITE_ZEROES, OP_GET_ID, OP_VERIFY, OP_COUNT };
 
-/* The device-visible part of a request, one small DMA allocation each. */
-struct sreq_dma {
-    struct vblk_req_hdr hdr;
-    struct vblk_dwz dwz;
-    uint8_t id[VIRTIO_BLK_ID_BYTES];
-    uint8_t status;
-};
-
 struct sreq {
-    struct sreq_dma *dma;
-    struct vq_desc *indirect;   /* indirect table (DMA), indirect_max entries */
+    struct vblk_req *vr;        /* the driver's slot: request frame, status, indirect table */
     uint8_t *data;              /* max_blocks * blk_size bytes, deliberately not 4 KiB aligned */
     struct expect_snap *snap;   /* reads: expected state at submit */
     uint32_t *gens;             /* writes: generation stamped into each block */
@@ -67,7 +59,7 @@ struct squeue {
     struct sreq *reqs;
     uint16_t *free_ids;
     uint32_t nfree;
-    uint32_t indirect_max;
+    uint32_t max_segs;          /* data segments per request: seg_max, within the buffer */
     struct prng rng;
     uint32_t next_seq;
     uint64_t burst_next;        /* next LBA of a run of adjacent requests */
@@ -108,7 +100,7 @@ struct stress {
     uint64_t start_ns;
     struct squeue *all[STRESS_MAX_DISKS * VBLK_MAX_QUEUES]; /* every hammered queue, disk order */
     uint32_t nall;
-    struct squeue *owned[MAX_CPUS][VBLK_MAX_QUEUES * 2];
+    struct squeue *owned[MAX_CPUS][STRESS_MAX_OWNED];
     uint32_t nowned[MAX_CPUS];
 };
 

@@ -38,22 +38,21 @@ bool squeue_alloc(struct squeue *q, const char **why)
 {
     struct sdisk *d = q->disk;
     uint32_t bytes = d->max_blocks * d->vd.blk_size;
-    uint16_t size = vq_size(&q->vq->vq);
+    uint16_t size = vblk_queue_size(q->vq);
     q->depth = st.cfg->depth ? MIN(st.cfg->depth, (uint32_t)size) : size;
-    q->indirect_max = MIN(d->vd.seg_max, bytes / 512) + 2;
+    q->max_segs = MIN(q->vq->seg_room, bytes / 512);
     q->reqs = pmm_alloc(sizeof(struct sreq) * q->depth, 64);
     q->free_ids = pmm_alloc(sizeof(uint16_t) * q->depth, 8);
     if (!q->reqs || !q->free_ids)
         goto oom;
     for (uint32_t i = 0; i < q->depth; i++) {
         struct sreq *r = &q->reqs[i];
-        r->dma = pmm_alloc(sizeof(struct sreq_dma), 64);
-        r->indirect = pmm_alloc(sizeof(struct vq_desc) * q->indirect_max, 16);
+        r->vr = vblk_req_alloc(q->vq, q->max_segs);
         /* 512 bytes into a page: segments at offsets that are not 4 KiB aligned */
         uint8_t *buf = pmm_alloc(bytes + 512, PAGE_SIZE);
         r->snap = pmm_alloc(sizeof(struct expect_snap) * d->max_blocks, 8);
         r->gens = pmm_alloc(sizeof(uint32_t) * d->max_blocks, 8);
-        if (!r->dma || !r->indirect || !buf || !r->snap || !r->gens) {
+        if (!r->vr || !buf || !r->snap || !r->gens) {
             if (i < 8)
                 goto oom;
             q->depth = i; /* less memory than depth wants: run shallower, say so in hello */
@@ -109,7 +108,7 @@ static void squeue_pick_range(struct squeue *q, uint32_t align, uint32_t max_n, 
 
 /* Cut the data buffer into segments: one, one per block, or 512-byte pieces, within seg_max
  * and size_max. Returns the segment count written to bufs. */
-static uint16_t squeue_segments(struct squeue *q, uint8_t *data, uint32_t bytes, struct vq_buf *bufs, uint16_t room)
+static uint16_t squeue_segments(struct squeue *q, uint8_t *data, uint32_t bytes, struct vblk_seg *segs, uint16_t room)
 {
     const struct vblk_disk *vd = &q->disk->vd;
     uint32_t want;
@@ -127,8 +126,8 @@ static uint16_t squeue_segments(struct squeue *q, uint8_t *data, uint32_t bytes,
         seg = vd->size_max & ~511u;
     uint16_t n = 0;
     for (uint32_t off = 0; off < bytes && n < room; off += seg, n++) {
-        bufs[n].addr = (uint64_t)(uintptr_t)(data + off);
-        bufs[n].len = MIN(seg, bytes - off);
+        segs[n].buf = data + off;
+        segs[n].len = MIN(seg, bytes - off);
     }
     return n;
 }
@@ -178,77 +177,42 @@ static bool squeue_claim(struct squeue *q, struct sreq *r)
     return ok;
 }
 
-/* Build the descriptor list and post it. The range is already claimed. */
+static const uint8_t vblk_ops[OP_COUNT] = {
+    [OP_READ] = VBLK_READ, [OP_WRITE] = VBLK_WRITE, [OP_FLUSH] = VBLK_FLUSH,
+    [OP_DISCARD] = VBLK_DISCARD, [OP_WRITE_ZEROES] = VBLK_WRITE_ZEROES,
+    [OP_GET_ID] = VBLK_GET_ID, [OP_VERIFY] = VBLK_READ,
+};
+
+/* State the request to the driver and submit it. The range is already claimed. */
 static void squeue_post(struct squeue *q, struct sreq *r)
 {
     struct sdisk *d = q->disk;
-    struct sreq_dma *dma = r->dma;
-    struct vq_buf bufs[260];
-    uint16_t nb = 0, n_out, room = (uint16_t)(MIN((uint32_t)ARRAY_SIZE(bufs), q->indirect_max) - 2);
+    struct vblk_seg segs[VBLK_SEGS_MAX];
     uint32_t bytes = r->nblocks * d->vd.blk_size;
-
-    dma->hdr.reserved = 0;
-    dma->hdr.sector = r->lba * d->spb;
-    /* Preset to a value no device writes, so "the device wrote no status" is detectable. */
-    dma->status = 0xff;
-    bufs[nb++] = (struct vq_buf){ (uint64_t)(uintptr_t)&dma->hdr, sizeof(dma->hdr) };
-    switch (r->op) {
-    case OP_READ:
-    case OP_VERIFY:
-        dma->hdr.type = VIRTIO_BLK_T_IN;
-        n_out = nb;
-        nb += squeue_segments(q, r->data, bytes, bufs + nb, room);
-        break;
-    case OP_WRITE:
-        dma->hdr.type = VIRTIO_BLK_T_OUT;
+    struct vblk_io io = {
+        .op = vblk_ops[r->op],
+        .sector = r->lba * d->spb,
+        .num_sectors = r->nblocks * d->spb,
+        .segs = segs,
+    };
+    if (r->op == OP_WRITE)
         squeue_fill_data(q, r);
-        nb += squeue_segments(q, r->data, bytes, bufs + nb, room);
-        n_out = nb;
-        break;
-    case OP_DISCARD:
-    case OP_WRITE_ZEROES:
-        dma->hdr.type = r->op == OP_DISCARD ? VIRTIO_BLK_T_DISCARD : VIRTIO_BLK_T_WRITE_ZEROES;
-        dma->hdr.sector = 0;
-        dma->dwz.sector = r->lba * d->spb;
-        dma->dwz.num_sectors = r->nblocks * d->spb;
-        dma->dwz.flags = 0;
-        bufs[nb++] = (struct vq_buf){ (uint64_t)(uintptr_t)&dma->dwz, sizeof(dma->dwz) };
-        n_out = nb;
-        break;
-    case OP_GET_ID:
-        dma->hdr.type = VIRTIO_BLK_T_GET_ID;
-        dma->hdr.sector = 0;
-        n_out = nb;
-        bufs[nb++] = (struct vq_buf){ (uint64_t)(uintptr_t)dma->id, VIRTIO_BLK_ID_BYTES };
-        break;
-    default: /* OP_FLUSH */
-        dma->hdr.type = VIRTIO_BLK_T_FLUSH;
-        dma->hdr.sector = 0;
-        n_out = nb;
-        break;
-    }
-    bufs[nb++] = (struct vq_buf){ (uint64_t)(uintptr_t)&dma->status, 1 };
-    r->segs = nb;
-    /* Mix indirect tables with direct chains when both are possible. */
-    r->indirect_used = d->vd.indirect && (nb > 2 || prng_below(&q->rng, 2)) && prng_below(&q->rng, 4) != 0;
+    if (r->op == OP_READ || r->op == OP_VERIFY || r->op == OP_WRITE)
+        io.nsegs = squeue_segments(q, r->data, bytes, segs, (uint16_t)MIN(q->max_segs, (uint32_t)VBLK_SEGS_MAX));
+    /* Mix indirect tables with direct chains (the driver decides what the device allows). */
+    io.indirect = (io.nsegs > 1 || prng_below(&q->rng, 2)) && prng_below(&q->rng, 4) != 0;
     r->submit_ns = time_ns();
     r->busy = 1;
-    int head = vq_add(&q->vq->vq, bufs, n_out, (unsigned)(nb - n_out), r,
-                      r->indirect_used ? r->indirect : NULL, (uint64_t)(uintptr_t)r->indirect);
-    if (head < 0) {
-        /* Descriptors were checked before the claim, so only a broken queue lands here. */
+    if (vblk_submit(q->vq, r->vr, &io, r) < 0) {
+        /* Room was checked before the claim, so only a broken queue lands here. */
         r->busy = 0;
         return;
     }
-    r->head = (uint16_t)head;
+    r->head = r->vr->head;
+    r->segs = r->vr->descs;
+    r->indirect_used = r->vr->indirect_used;
     q->inflight++;
     tlb_refresh(); /* after every request's writes: see tlb.h */
-}
-
-/* Descriptors a request of this op will take if posted direct (worst case). */
-static uint32_t squeue_desc_need(const struct squeue *q)
-{
-    return q->disk->vd.indirect ? 1 + q->indirect_max : q->indirect_max;
 }
 
 /* The next range of the verification pass over this queue's stripe of the region: in order
@@ -326,14 +290,14 @@ void squeue_fill(struct squeue *q)
 {
     uint32_t phase = st.phase;
     bool posted = false;
-    if (phase == PHASE_QUIESCE || phase == PHASE_DONE || vq_is_broken(&q->vq->vq))
+    if (phase == PHASE_QUIESCE || phase == PHASE_DONE || vblk_queue_broken(q->vq))
         return;
     if (phase == PHASE_VERIFY && q->verify_cursor >= q->verify_end) {
         if (q->inflight == 0)
             q->verify_done = true;
         return;
     }
-    while (q->nfree && vq_num_free(&q->vq->vq) >= squeue_desc_need(q)) {
+    while (q->nfree && vblk_can_submit(q->vq, q->max_segs)) {
         if (st.cfg->rate && phase == PHASE_RUN) {
             uint64_t now = time_ns();
             if (now < q->next_submit_ns)
@@ -348,7 +312,7 @@ void squeue_fill(struct squeue *q)
         q->nfree--;
         squeue_post(q, r);
         posted = true;
-        if (vq_is_broken(&q->vq->vq))
+        if (vblk_queue_broken(q->vq))
             break;
     }
     if (posted)
@@ -390,11 +354,11 @@ static void squeue_complete(struct squeue *q, struct sreq *r, uint32_t len)
 {
     struct sdisk *d = q->disk;
     uint32_t bytes = r->nblocks * d->vd.blk_size;
-    uint8_t status = r->dma->status;
+    uint8_t status = vblk_req_status(r->vr);
     bool ok = status == VIRTIO_BLK_S_OK;
 
     if (!ok) {
-        stress_report_status_error(q, r, status, len, status == 0xff ? "device wrote no status byte" : NULL);
+        stress_report_status_error(q, r, status, len, status == VBLK_STATUS_NONE ? "device wrote no status byte" : NULL);
     } else if ((r->op == OP_READ || r->op == OP_VERIFY) && len != bytes + 1) {
         /* The device says it wrote less than the whole buffer: the data cannot be trusted. */
         stress_report_status_error(q, r, status, len, "used length differs from data + status");
@@ -410,7 +374,7 @@ static void squeue_complete(struct squeue *q, struct sreq *r, uint32_t len)
             q->verified_blocks += r->nblocks;
     } else if (r->op == OP_GET_ID) {
         char id[VIRTIO_BLK_ID_BYTES + 1];
-        memcpy(id, r->dma->id, VIRTIO_BLK_ID_BYTES);
+        memcpy(id, vblk_req_id(r->vr), VIRTIO_BLK_ID_BYTES);
         id[VIRTIO_BLK_ID_BYTES] = 0;
         if (memcmp(id, d->first_id, sizeof(id)))
             stress_report_status_error(q, r, status, len, "GET_ID answered differently from its first answer");
@@ -420,8 +384,8 @@ static void squeue_complete(struct squeue *q, struct sreq *r, uint32_t len)
         if (stress_error_begin(&m, WIRE_ERR_DOUBLE, q, r)) {
             msg_bool(&m, "was_busy", r->busy);
             msg_u64(&m, "used_len", len);
-            msg_u64(&m, "last_used", vq_last_used(&q->vq->vq));
-            msg_u64(&m, "avail_idx", vq_avail_idx(&q->vq->vq));
+            msg_u64(&m, "last_used", vblk_queue_used_idx(q->vq));
+            msg_u64(&m, "avail_idx", vblk_queue_avail_idx(q->vq));
             msg_str(&m, "detail", "completion of a request whose range was not in flight");
             report_send(&m);
         }
@@ -441,9 +405,9 @@ void squeue_poll(struct squeue *q)
 {
     uint32_t len;
     struct sreq *r;
-    while ((r = vq_get_used(&q->vq->vq, &len)) != NULL)
+    while ((r = vblk_collect(q->vq, &len)) != NULL)
         squeue_complete(q, r, len);
-    if (vq_is_broken(&q->vq->vq) && !q->broken_reported) {
+    if (vblk_queue_broken(q->vq) && !q->broken_reported) {
         q->broken_reported = true;
         stress_report_broken(q);
     }
@@ -476,7 +440,7 @@ void stress_worker_loop(uint32_t cpu, bool (*control)(void))
             /* Sleep until a queue interrupt or the 100 Hz tick, unless work slipped in. */
             bool idle = true;
             for (uint32_t i = 0; i < n; i++)
-                idle &= vq_enable_cb(&mine[i]->vq->vq);
+                idle &= vblk_irq_arm(mine[i]->vq);
             if (idle)
                 cpu_idle();
         } else {

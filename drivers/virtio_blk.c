@@ -231,6 +231,10 @@ static bool vblk_probe(struct vblk_disk *d, struct pci_dev *pci, const struct vb
         *why = "indirect=on but the device does not offer VIRTIO_F_INDIRECT_DESC";
         return false;
     }
+    if (o->packed == CONFIG_ON && !(offered & (1ull << VIRTIO_F_RING_PACKED))) {
+        *why = "packed=on but the device does not offer VIRTIO_F_RING_PACKED (QEMU: packed=on)";
+        return false;
+    }
     d->event_idx = vblk_has(d, VIRTIO_F_EVENT_IDX);
     d->indirect = vblk_has(d, VIRTIO_F_INDIRECT_DESC);
     d->packed = vblk_has(d, VIRTIO_F_RING_PACKED);
@@ -346,4 +350,40 @@ bool vblk_reset(struct vblk_disk *d, const char **why)
         return false;
     d->resets++;
     return true;
+}
+
+bool vblk_queue_reset(struct vblk_disk *d, uint16_t qi, const char **why)
+{
+    if (!vblk_has(d, VIRTIO_F_RING_RESET)) {
+        *why = "device does not offer VIRTIO_F_RING_RESET";
+        return false;
+    }
+    if (qi >= d->queues_used) {
+        *why = "no such queue";
+        return false;
+    }
+    if (vq_inflight(d->queue[qi].vq)) {
+        *why = "queue reset asked while requests are in flight";
+        return false;
+    }
+    int rc = vp_queue_reset(d->vp, qi);
+    if (rc == VP_QRESET_TIMEOUT) {
+        *why = "device neither presented 1 in queue_reset nor disabled the queue within 1 s";
+        return false;
+    }
+    if (rc == VP_QRESET_DONE_READS_0)
+        d->queue_reset_reads_0 = true;
+    /* 2.6.1: "The device MUST present consistent default values after queue reset": program the
+     * queue as at start (size, addresses, vector) and enable it again. */
+    if (!vblk_setup_queue(d, qi, d->irq_mode ? qi : VIRTIO_MSI_NO_VECTOR, why))
+        return false;
+    if (!d->irq_mode)
+        vq_disable_cb(d->queue[qi].vq);
+    d->queue_resets++;
+    return true;
+}
+
+bool vblk_can_reset_queue(const struct vblk_disk *d)
+{
+    return vblk_has(d, VIRTIO_F_RING_RESET);
 }

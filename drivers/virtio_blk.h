@@ -105,6 +105,8 @@ struct vblk_disk {
     bool event_idx, indirect, packed, irq_mode;
     const char *irq_fallback; /* irq asked for but polling used: why (NULL otherwise) */
     uint32_t resets;        /* device resets since start */
+    uint32_t queue_resets;  /* single-queue resets (VIRTIO_F_RING_RESET) since start */
+    bool queue_reset_reads_0; /* the device's queue_reset read 0, not 1, after a reset (QEMU) */
     struct vblk_queue queue[VBLK_MAX_QUEUES];
 };
 
@@ -127,6 +129,9 @@ bool vblk_start(struct vblk_disk *d, uint16_t nq, bool irq_mode, const char **wh
  * interrupts and ring memory, fresh ring state (spec 3.1.1 again). Every queue must be drained.
  */
 bool vblk_reset(struct vblk_disk *d, const char **why);
+/* Reset queue qi alone (spec 2.6.1, VIRTIO_F_RING_RESET) and set it up again; it must be drained. */
+bool vblk_queue_reset(struct vblk_disk *d, uint16_t qi, const char **why);
+bool vblk_can_reset_queue(const struct vblk_disk *d);
 /* Device status register (VIRTIO_STATUS_* bits), for reports. */
 uint8_t vblk_status(const struct vblk_disk *d);
 bool vblk_has(const struct vblk_disk *d, unsigned feature);

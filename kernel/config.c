@@ -53,6 +53,8 @@ static const struct cfg_key cfg_keys[] = {
     ENUM(huge_pages, onoff_names, 0),
     ENUM(tlb_refresh, toggle_names, CONFIG_AUTO),
     ENUM(final_state, onoff_names, 0),
+    U32(reset_ms, 0, 3600000, 0),
+    ENUM(packed, toggle_names, CONFIG_AUTO),
 };
 
 /* Duplicate detection keeps one bit per key. */

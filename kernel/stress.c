@@ -62,7 +62,7 @@ void stress_probe(const struct config *cfg)
         .serial_prefix = cfg->serial_prefix,
         .event_idx = cfg->event_idx,
         .indirect = cfg->indirect,
-        .packed = CONFIG_AUTO,
+        .packed = cfg->packed,
     };
     st.cfg = cfg;
     for (uint32_t i = 0; i < STRESS_MAX_DISKS; i++)
@@ -214,10 +214,7 @@ static void stress_watchdog(void)
     }
 }
 
-/* Run the control loop (and CPU 0's queues) until cond() holds or timeout_ms passes. */
-static bool stress_wait(bool (*cond)(void), uint64_t timeout_ms);
-
-static bool stress_drained(void)
+bool stress_drained(void)
 {
     return stress_total_inflight() == 0;
 }
@@ -270,7 +267,7 @@ static bool stress_verify_pass(uint32_t samples, uint64_t *checked, uint64_t *er
     return ok;
 }
 
-static void stress_reply_begin(struct msg *m, const char *cmd, bool ok)
+void stress_reply_begin(struct msg *m, const char *cmd, bool ok)
 {
     msg_begin(m, WIRE_MSG_REPLY);
     msg_str(m, "cmd", cmd);
@@ -392,9 +389,11 @@ static void stress_command(const char *line)
         finishing = true;
     } else if (!strcmp(c.word, WIRE_CMD_STATE)) {
         stress_cmd_state();
+    } else if (!strcmp(c.word, WIRE_CMD_RESET)) {
+        stress_cmd_reset(&c);
     } else {
         stress_reply_begin(&m, c.word, false);
-        msg_str(&m, "error", "unknown command; known: verify [sample=N], quiesce, resume, report, epoch epoch=N, finish, state");
+        msg_str(&m, "error", "unknown command; known: verify [sample=N], quiesce, resume, report, epoch epoch=N, finish, state, reset [disk=N] [queue=Q]");
         report_send(&m);
     }
 }
@@ -415,6 +414,8 @@ static void stress_control(void)
     }
     if (end_ms && now >= end_ms)
         finishing = true;
+    if (!in_command && !finishing)
+        stress_reset_tick(now);
     /* Commands nest no deeper than one: a command's own waits keep the load going but do not
      * read further commands until it has replied. */
     if (!in_command && console_poll_line(cmd_line, sizeof(cmd_line))) {
@@ -431,7 +432,7 @@ static bool stress_control_step(void)
     return !finishing;
 }
 
-static bool stress_wait(bool (*cond)(void), uint64_t timeout_ms)
+bool stress_wait(bool (*cond)(void), uint64_t timeout_ms)
 {
     uint64_t deadline = time_ms() + timeout_ms;
     bool saved = in_command;

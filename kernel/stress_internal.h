@@ -9,6 +9,7 @@
 #ifndef VQH_STRESS_INTERNAL_H
 #define VQH_STRESS_INTERNAL_H
 
+#include "cmdline.h"
 #include "config.h"
 #include "expect.h"
 #include "msg.h"
@@ -27,6 +28,7 @@ enum stress_phase {
     PHASE_QUIESCE,   /* submit nothing; let everything in flight complete */
     PHASE_VERIFY,    /* read back written blocks (verify pass), nothing else */
     PHASE_DONE,      /* workers stop */
+    PHASE_RESET,     /* a disk is being reset: no CPU touches any queue (workers park) */
 };
 
 enum sreq_op { OP_READ, OP_WRITE, OP_FLUSH, OP_DISCARD, OP_WRITE_ZEROES, OP_GET_ID, OP_VERIFY, OP_COUNT };
@@ -102,6 +104,8 @@ struct stress {
     uint32_t nall;
     struct squeue *owned[MAX_CPUS][STRESS_MAX_OWNED];
     uint32_t nowned[MAX_CPUS];
+    volatile uint32_t reset_gen;          /* bumped for every reset */
+    volatile uint32_t parked[MAX_CPUS];   /* reset_gen a worker has seen while parked */
 };
 
 extern struct stress st;
@@ -113,6 +117,16 @@ void squeue_poll(struct squeue *q);
 void squeue_fill(struct squeue *q);
 void stress_worker_loop(uint32_t cpu, bool (*control)(void));
 const char *squeue_op_name(uint8_t op);
+
+/* stress.c: the control loop's helpers. */
+/* Run the control loop (and CPU 0's queues) until cond() holds or timeout_ms passes. */
+bool stress_wait(bool (*cond)(void), uint64_t timeout_ms);
+bool stress_drained(void);
+void stress_reply_begin(struct msg *m, const char *cmd, bool ok);
+
+/* stress_reset.c: device and queue resets mid-run. */
+void stress_cmd_reset(const struct cmdline *c);
+void stress_reset_tick(uint64_t now_ms);
 
 /* stress_report.c: messages. */
 bool stress_error_begin(struct msg *m, const char *cls, const struct squeue *q, const struct sreq *r);

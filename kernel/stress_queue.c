@@ -290,7 +290,7 @@ void squeue_fill(struct squeue *q)
 {
     uint32_t phase = st.phase;
     bool posted = false;
-    if (phase == PHASE_QUIESCE || phase == PHASE_DONE || vblk_queue_broken(q->vq))
+    if (phase == PHASE_QUIESCE || phase == PHASE_DONE || phase == PHASE_RESET || vblk_queue_broken(q->vq))
         return;
     if (phase == PHASE_VERIFY && q->verify_cursor >= q->verify_end) {
         if (q->inflight == 0)
@@ -405,6 +405,8 @@ void squeue_poll(struct squeue *q)
 {
     uint32_t len;
     struct sreq *r;
+    if (st.phase == PHASE_RESET)
+        return; /* the ring is being laid out again */
     while ((r = vblk_collect(q->vq, &len)) != NULL)
         squeue_complete(q, r, len);
     if (vblk_queue_broken(q->vq) && !q->broken_reported) {
@@ -424,6 +426,12 @@ void stress_worker_loop(uint32_t cpu, bool (*control)(void))
     for (;;) {
         if (!control && st.phase == PHASE_DONE)
             return;
+        if (!control && st.phase == PHASE_RESET) {
+            /* Say "I am out of every ring" and wait: CPU 0 resets a disk meanwhile. */
+            __atomic_store_n(&st.parked[cpu], st.reset_gen, __ATOMIC_SEQ_CST);
+            cpu_relax();
+            continue;
+        }
         tlb_refresh();
         uint64_t before = 0, after = 0;
         for (uint32_t i = 0; i < n; i++) {

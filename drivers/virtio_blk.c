@@ -305,15 +305,20 @@ static bool vblk_bring_up(struct vblk_disk *d, uint16_t nq, const char **why)
     return true;
 }
 
+const char *vblk_irq_unavailable(struct vblk_disk *d, uint16_t nq)
+{
+    if (!pci_msix_setup(d->vp->pci))
+        return "device has no MSI-X capability";
+    if (d->vp->pci->msix_count < nq)
+        return "fewer MSI-X table entries than queues";
+    return NULL;
+}
+
 bool vblk_start(struct vblk_disk *d, uint16_t nq, bool irq_mode, const char **why)
 {
     if (!vblk_handshake(d, why))
         return false;
-    d->irq_fallback = NULL;
-    if (irq_mode && !pci_msix_setup(d->vp->pci))
-        d->irq_fallback = "device has no MSI-X capability";
-    else if (irq_mode && d->vp->pci->msix_count < nq)
-        d->irq_fallback = "fewer MSI-X vectors than queues";
+    d->irq_fallback = irq_mode ? vblk_irq_unavailable(d, nq) : NULL;
     d->irq_mode = irq_mode && !d->irq_fallback;
     for (uint16_t i = 0; d->irq_mode && i < nq; i++) {
         struct vblk_queue *q = &d->queue[i];

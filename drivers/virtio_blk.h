@@ -122,6 +122,8 @@ struct vblk_find_opts {
  * that cannot be driven is listed with data false and its ignore_reason.
  */
 uint32_t vblk_find(struct vblk_disk *const *disks, uint32_t max, const struct vblk_find_opts *o);
+/* Why nq queues of d cannot take interrupts (no MSI-X, too few entries), or NULL: they can. */
+const char *vblk_irq_unavailable(struct vblk_disk *d, uint16_t nq);
 /* Set up queues 0..nq-1 (interrupts to each queue's owner_cpu in irq mode), then DRIVER_OK. */
 bool vblk_start(struct vblk_disk *d, uint16_t nq, bool irq_mode, const char **why);
 /*

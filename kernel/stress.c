@@ -77,9 +77,13 @@ void stress_probe(const struct config *cfg)
         if (why) {
             d->vd.data = false;
             d->vd.ignore_reason = why;
-        } else {
-            st.ndata++;
+            continue;
         }
+        st.ndata++;
+        d->nq = cfg->queues ? (uint16_t)MIN(cfg->queues, (uint32_t)d->vd.num_queues) : d->vd.num_queues;
+        /* Known before hello: a disk that cannot take interrupts is polled, and says so. */
+        if (cfg->mode == CONFIG_MODE_IRQ)
+            d->vd.irq_fallback = vblk_irq_unavailable(&d->vd, d->nq);
     }
 }
 
@@ -106,10 +110,20 @@ void stress_describe_disks(struct msg *m)
         if (d->vd.data) {
             msg_u64(m, "region_start", d->region_start);
             msg_u64(m, "region_blocks", d->region_blocks);
+            stress_describe_mode(m, d);
         }
         msg_obj_end(m);
     }
     msg_arr_end(m);
+}
+
+/* The interrupt mode in effect for a disk, and why it is not the one asked for. */
+void stress_describe_mode(struct msg *m, const struct sdisk *d)
+{
+    bool irq = st.cfg->mode == CONFIG_MODE_IRQ && !d->vd.irq_fallback;
+    msg_str(m, "mode", irq ? "irq" : "poll");
+    if (d->vd.irq_fallback)
+        msg_str(m, "mode_reason", d->vd.irq_fallback);
 }
 
 /* Queues to CPUs round-robin over the online CPUs, then start each disk. */
@@ -124,7 +138,6 @@ static void stress_start_disks(void)
         struct sdisk *d = st.disk[i];
         if (!d->vd.data)
             continue;
-        d->nq = st.cfg->queues ? (uint16_t)MIN(st.cfg->queues, (uint32_t)d->vd.num_queues) : d->vd.num_queues;
         for (uint16_t q = 0; q < d->nq; q++)
             squeue_setup(&d->q[q], d, q, online[k++ % nonline]);
         if (!vblk_start(&d->vd, d->nq, st.cfg->mode == CONFIG_MODE_IRQ, &why)) {
@@ -137,6 +150,9 @@ static void stress_start_disks(void)
                 report_verdict(WIRE_VERDICT_FAIL, "not enough memory for the load");
             }
             uint32_t cpu = d->q[q].cpu;
+            /* Bounded by construction: no CPU can own more than every queue of every disk. */
+            if (st.nowned[cpu] >= STRESS_MAX_OWNED || st.nall >= ARRAY_SIZE(st.all))
+                report_verdict(WIRE_VERDICT_FAIL, "more queues than the engine can own");
             st.owned[cpu][st.nowned[cpu]++] = &d->q[q];
             st.all[st.nall++] = &d->q[q];
         }

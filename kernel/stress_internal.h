@@ -122,6 +122,7 @@ const char *squeue_op_name(uint8_t op);
 /* Run the control loop (and CPU 0's queues) until cond() holds or timeout_ms passes. */
 bool stress_wait(bool (*cond)(void), uint64_t timeout_ms);
 bool stress_drained(void);
+void stress_describe_mode(struct msg *m, const struct sdisk *d);
 void stress_reply_begin(struct msg *m, const char *cmd, bool ok);
 
 /* stress_reset.c: device and queue resets mid-run. */

@@ -158,6 +158,11 @@ static void stress_disks_counters(struct msg *m, bool rings)
         msg_u64(m, "disk", d->vd.index);
         msg_str(m, "serial", d->vd.serial);
         msg_u64(m, "written", expect_written_count(d->exp));
+        if (rings) {
+            stress_describe_mode(m, d);
+            msg_u64(m, "resets", d->vd.resets);
+            msg_u64(m, "queue_resets", d->vd.queue_resets);
+        }
         msg_arr_begin(m, "queues");
         for (uint16_t q = 0; q < d->nq; q++)
             stress_queue_counters(m, &d->q[q], rings);

@@ -48,6 +48,7 @@ void opts_usage(FILE *f, const char *command)
         "  --downtime-limit MS    --bandwidth BYTES/S\n"
         "  --cancel-every K       cancel every K-th migration mid-way (the source must go on intact)\n"
         "  --kill-dst-every K     kill the destination mid-way in every K-th migration\n"
+        "  --reset-every K        at every K-th hop's checks the guest resets its data disks\n"
         "  --verify full|sample|none  guest verification pass after every hop (sample)\n"
         "  --verify-sample N      ranges per queue in a sampled pass (16)\n"
         "  --gap MIN:MAX          random wait in ms before each migration (200:1500)\n"
@@ -80,7 +81,7 @@ json_t *opts_to_json(const struct vqh_opts *o)
         json_array_append_new(disks, json_string(o->disk[i]));
     char seed[32];
     snprintf(seed, sizeof(seed), "0x%llx", (unsigned long long)o->seed);
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:o, s:I, s:i, s:i, s:i, s:s, s:s, s:s,"
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:o, s:I, s:i, s:i, s:i, s:s, s:s, s:s,"
                      " s:s, s:s, s:s, s:i, s:i, s:s, s:i, s:b, s:b, s:b, s:i, s:I, s:i, s:i, s:s, s:i}",
                      "command", o->command, "qemu", o->qemu, "qemu_dst", o->qemu_dst,
                      "machine", o->machine,
@@ -97,6 +98,9 @@ json_t *opts_to_json(const struct vqh_opts *o)
                      "bandwidth", (json_int_t)o->bandwidth, "cancel_every", o->cancel_every,
                      "kill_dst_every", o->kill_dst_every, "verify", o->verify,
                      "run_seconds", o->run_seconds);
+    if (j)
+        json_object_set_new(j, "reset_every", json_integer(o->reset_every));
+    return j;
 }
 
 /* Quote for a POSIX shell only when needed. */
@@ -165,6 +169,7 @@ void opts_reproducer(const struct vqh_opts *o, char *buf, size_t cap)
     if (o->downtime_limit_ms) { snprintf(num, sizeof(num), "%d", o->downtime_limit_ms); opts_append(buf, cap, "--downtime-limit", num); }
     if (o->bandwidth) { snprintf(num, sizeof(num), "%llu", (unsigned long long)o->bandwidth); opts_append(buf, cap, "--bandwidth", num); }
     if (o->cancel_every) { snprintf(num, sizeof(num), "%d", o->cancel_every); opts_append(buf, cap, "--cancel-every", num); }
+    if (o->reset_every) { snprintf(num, sizeof(num), "%d", o->reset_every); opts_append(buf, cap, "--reset-every", num); }
     if (o->kill_dst_every) { snprintf(num, sizeof(num), "%d", o->kill_dst_every); opts_append(buf, cap, "--kill-dst-every", num); }
     opts_append(buf, cap, "--verify", o->verify);
     snprintf(num, sizeof(num), "%d:%d", o->min_gap_ms, o->max_gap_ms); opts_append(buf, cap, "--gap", num);

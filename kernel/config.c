@@ -97,14 +97,9 @@ static void fmt_s(struct fmt *f, const char *s)
 
 static void fmt_u64(struct fmt *f, uint64_t v)
 {
-    char tmp[21];
-    size_t i = sizeof(tmp) - 1;
-    tmp[i] = '\0';
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    fmt_s(f, tmp + i);
+    char tmp[U64_DEC_MAX];
+    u64_to_dec(tmp, v);
+    fmt_s(f, tmp);
 }
 
 /* Copy with a cut-off marker, for err->key and err->value. */

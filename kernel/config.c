@@ -55,6 +55,7 @@ static const struct cfg_key cfg_keys[] = {
     ENUM(final_state, onoff_names, 0),
     U32(reset_ms, 0, 3600000, 0),
     ENUM(packed, toggle_names, CONFIG_AUTO),
+    U32(burst, 0, 4096, 0),
 };
 
 /* Duplicate detection keeps one bit per key. */

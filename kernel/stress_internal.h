@@ -45,6 +45,7 @@ struct sreq {
     uint16_t head;
     uint16_t segs;
     bool indirect_used;
+    bool burst;                 /* part of a merge burst */
     uint32_t seq;
     uint32_t nblocks;
     uint32_t epoch;
@@ -65,6 +66,10 @@ struct squeue {
     struct prng rng;
     uint32_t next_seq;
     uint64_t burst_next;        /* next LBA of a run of adjacent requests */
+    uint32_t burst_left;        /* requests left in the current merge burst (burst=N) */
+    uint8_t burst_op;
+    uint64_t burst_lba;         /* next LBA of the current merge burst */
+    volatile uint64_t bursts;   /* merge bursts completed in full */
     uint64_t next_submit_ns;    /* rate limit */
     /* verify pass */
     uint64_t verify_start, verify_cursor, verify_end; /* this queue's stripe of the region */

@@ -12,6 +12,7 @@
 
 #define GET_ID_EVERY 512        /* one GET_ID among this many operations */
 #define WRITE_RETRIES 4         /* other LBAs tried when a write range is busy */
+#define BURST_ODDS 32           /* a merge burst starts at one request in this many */
 
 static const char *const op_names[OP_COUNT] = {
     "read", "write", "flush", "discard", "write_zeroes", "get_id", "verify",
@@ -108,11 +109,12 @@ static void squeue_pick_range(struct squeue *q, uint32_t align, uint32_t max_n, 
 
 /* Cut the data buffer into segments: one, one per block, or 512-byte pieces, within seg_max
  * and size_max. Returns the segment count written to bufs. */
-static uint16_t squeue_segments(struct squeue *q, uint8_t *data, uint32_t bytes, struct vblk_seg *segs, uint16_t room)
+static uint16_t squeue_segments(struct squeue *q, uint8_t *data, uint32_t bytes, struct vblk_seg *segs, uint16_t room,
+                                bool many)
 {
     const struct vblk_disk *vd = &q->disk->vd;
     uint32_t want;
-    switch (prng_below(&q->rng, 4)) {
+    switch (many ? 1 : prng_below(&q->rng, 4)) {
     case 0: want = bytes / vd->blk_size; break;
     case 1: want = bytes / 512; break;
     default: want = 1; break;
@@ -198,9 +200,11 @@ static void squeue_post(struct squeue *q, struct sreq *r)
     if (r->op == OP_WRITE)
         squeue_fill_data(q, r);
     if (r->op == OP_READ || r->op == OP_VERIFY || r->op == OP_WRITE)
-        io.nsegs = squeue_segments(q, r->data, bytes, segs, (uint16_t)MIN(q->max_segs, (uint32_t)VBLK_SEGS_MAX));
-    /* Mix indirect tables with direct chains (the driver decides what the device allows). */
-    io.indirect = (io.nsegs > 1 || prng_below(&q->rng, 2)) && prng_below(&q->rng, 4) != 0;
+        io.nsegs = squeue_segments(q, r->data, bytes, segs, (uint16_t)MIN(q->max_segs, (uint32_t)VBLK_SEGS_MAX),
+                                   r->burst);
+    /* Mix indirect tables with direct chains (the driver decides what the device allows); a
+     * burst takes one ring descriptor per request, so the whole run fits before one kick. */
+    io.indirect = r->burst || ((io.nsegs > 1 || prng_below(&q->rng, 2)) && prng_below(&q->rng, 4) != 0);
     r->submit_ns = time_ns();
     r->busy = 1;
     if (vblk_submit(q->vq, r->vr, &io, r) < 0) {
@@ -251,6 +255,39 @@ static bool squeue_next_verify(struct squeue *q, struct sreq *r)
     return false;
 }
 
+/*
+ * Merge bursts (burst=N): now and then N requests of one direction over contiguous blocks from an
+ * odd LBA, each cut into 512-byte segments in an indirect table, posted in one round and so
+ * published together before one notification: the device sees a run it can merge into one huge
+ * host request, with more segments in all than any one request may carry. False: no burst now.
+ */
+static bool squeue_burst(struct squeue *q, struct sreq *r)
+{
+    struct sdisk *d = q->disk;
+    uint64_t end = d->region_start + d->region_blocks;
+    if (!q->burst_left) {
+        bool can_read = st.weights[OP_READ] != 0, can_write = st.weights[OP_WRITE] != 0;
+        if ((!can_read && !can_write) || prng_below(&q->rng, BURST_ODDS) != 0)
+            return false;
+        q->burst_left = st.cfg->burst;
+        q->burst_op = can_write && (!can_read || prng_below(&q->rng, 2)) ? OP_WRITE : OP_READ;
+        q->burst_lba = d->region_start + (prng_below(&q->rng, d->region_blocks) | 1);
+    }
+    uint32_t hi = d->max_blocks, lo = MIN(st.cfg->min_blocks, hi);
+    r->op = q->burst_op;
+    r->nblocks = (uint32_t)prng_range(&q->rng, lo, hi);
+    r->lba = q->burst_lba;
+    if (r->lba + r->nblocks > end || !squeue_claim(q, r)) {
+        q->burst_left = 0; /* the run hit the end or a busy range: it ends here */
+        return false;
+    }
+    r->burst = true;
+    q->burst_left--;
+    q->burst_lba += r->nblocks;
+    q->bursts += q->burst_left == 0;
+    return true;
+}
+
 /* Choose what request r will be; false when nothing can be posted now. */
 static bool squeue_prepare(struct squeue *q, struct sreq *r, uint32_t phase)
 {
@@ -259,6 +296,9 @@ static bool squeue_prepare(struct squeue *q, struct sreq *r, uint32_t phase)
     r->epoch = st.epoch;
     if (phase == PHASE_VERIFY)
         return squeue_next_verify(q, r) && squeue_claim(q, r);
+    r->burst = false;
+    if (phase == PHASE_RUN && st.cfg->burst && squeue_burst(q, r))
+        return true;
     r->op = squeue_pick_op(q);
     for (int attempt = 0; attempt < WRITE_RETRIES; attempt++) {
         switch (r->op) {
@@ -449,12 +489,15 @@ void stress_worker_loop(uint32_t cpu, bool (*control)(void))
         if (before != after)
             continue;
         if (irq) {
-            /* Sleep until a queue interrupt or the 100 Hz tick, unless work slipped in. */
+            /* Sleep until a queue interrupt or the 100 Hz tick, unless work slipped in. While
+             * the worker is busy its queues stay muted: completions are polled, not signalled. */
             bool idle = true;
             for (uint32_t i = 0; i < n; i++)
                 idle &= vblk_irq_arm(mine[i]->vq);
             if (idle)
                 cpu_idle();
+            for (uint32_t i = 0; i < n; i++)
+                vblk_irq_mute(mine[i]->vq);
         } else {
             cpu_relax();
         }

@@ -141,6 +141,7 @@ void stress_queue_counters(struct msg *m, const struct squeue *q, bool rings)
         msg_u64(m, "write_zeroes", q->op_count[OP_WRITE_ZEROES]);
         msg_u64(m, "get_ids", q->op_count[OP_GET_ID]);
         msg_u64(m, "verified", q->verified_blocks);
+        msg_u64(m, "bursts", q->bursts);
     } else {
         msg_u64(m, "oldest_ms", squeue_oldest_ms(q, time_ns()));
     }

@@ -52,6 +52,12 @@ uint8_t vblk_status(const struct vblk_disk *d)
     return vp_get_status(d->vp);
 }
 
+bool vblk_status_live(uint8_t status)
+{
+    return (status & VIRTIO_STATUS_DRIVER_OK) &&
+           !(status & (VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED));
+}
+
 void vblk_feature_names(const struct vblk_disk *d, char *buf, size_t cap)
 {
     size_t n = 0;

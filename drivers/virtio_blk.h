@@ -136,6 +136,8 @@ bool vblk_queue_reset(struct vblk_disk *d, uint16_t qi, const char **why);
 bool vblk_can_reset_queue(const struct vblk_disk *d);
 /* Device status register (VIRTIO_STATUS_* bits), for reports. */
 uint8_t vblk_status(const struct vblk_disk *d);
+/* A status of a live device: DRIVER_OK, and neither DEVICE_NEEDS_RESET nor FAILED. */
+bool vblk_status_live(uint8_t status);
 bool vblk_has(const struct vblk_disk *d, unsigned feature);
 /* Short names of the negotiated features, for hello ("mq seg_max ..."). */
 void vblk_feature_names(const struct vblk_disk *d, char *buf, size_t cap);

@@ -7,7 +7,6 @@
 #include "stress_internal.h"
 #include "report.h"
 #include "time.h"
-#include "virtio_pci.h"
 
 #define RESET_DRAIN_TIMEOUT_MS 30000
 #define PARK_TIMEOUT_MS 2000
@@ -57,8 +56,7 @@ static struct reset_outcome stress_reset_disk(struct sdisk *d, int queue)
     o.status_after = vblk_status(&d->vd);
     o.error = why;
     /* After a good reset the device must be live again: DRIVER_OK, not NEEDS_RESET or FAILED. */
-    if (o.ok && (!(o.status_after & VIRTIO_STATUS_DRIVER_OK) ||
-                 (o.status_after & (VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED)))) {
+    if (o.ok && !vblk_status_live(o.status_after)) {
         o.ok = false;
         o.error = "device status after the reset is not DRIVER_OK alone";
     }

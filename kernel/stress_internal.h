@@ -123,6 +123,9 @@ void squeue_fill(struct squeue *q);
 void stress_worker_loop(uint32_t cpu, bool (*control)(void));
 const char *squeue_op_name(uint8_t op);
 
+/* stress_choose.c: what the next request is; false when nothing can be posted now. */
+bool squeue_prepare(struct squeue *q, struct sreq *r, uint32_t phase);
+
 /* stress.c: the control loop's helpers. */
 /* Run the control loop (and CPU 0's queues) until cond() holds or timeout_ms passes. */
 bool stress_wait(bool (*cond)(void), uint64_t timeout_ms);

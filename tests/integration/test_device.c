@@ -1,7 +1,7 @@
 /*
  * test_device.c: the guest's device handling beyond plain I/O (issues 10 and 12): device and
  * queue resets mid-run on both ring formats, the host's --reset-every, the interrupt mode in
- * effect, and one vCPU owning every queue of three 64-queue disks.
+ * effect, merge bursts, and one vCPU owning every queue of three 64-queue disks.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -135,6 +135,30 @@ static void test_irq_mode_takes_interrupts(void **state)
     run_mode("poll", false);
 }
 
+/* burst=N: whole merge bursts complete and verify like every other request. */
+static void test_merge_bursts_complete_and_verify(void **state)
+{
+    (void)state;
+    disk(0, "burst.img", "num-queues=2,queue-size=256");
+    struct boot_spec s = {
+        .boot = "pvh", .config = "seed=3\nduration=4\nburst=96\nreport_ms=0\n", .timeout_ms = 120000,
+        .extra = { "-object", "iothread,id=io0", "-drive", drive[0], "-device", device[0], NULL },
+    };
+    struct boot_result r;
+    assert_true(harness_boot(&s, &r));
+    assert_int_equal(r.exit_status, WIRE_EXIT_STATUS(WIRE_VERDICT_PASS));
+    assert_int_equal(harness_count(&r, WIRE_MSG_ERROR), 0);
+    json_int_t bursts = 0;
+    json_t *q;
+    size_t j;
+    json_array_foreach(json_object_get(summary_disk(&r, 0), "queues"), j, q) {
+        bursts += json_integer_value(json_object_get(q, "bursts"));
+        assert_true(json_integer_value(json_object_get(q, "verified")) > 0);
+    }
+    assert_true(bursts > 0);
+    harness_result_free(&r);
+}
+
 /* One vCPU owns 3 x 64 queues: more than the per-CPU table once held (issue 12). */
 static void test_one_cpu_owns_every_queue_of_three_disks(void **state)
 {
@@ -182,6 +206,7 @@ int main(void)
         cmocka_unit_test(test_resets_mid_run_packed),
         cmocka_unit_test(test_host_reset_every_hop),
         cmocka_unit_test(test_irq_mode_takes_interrupts),
+        cmocka_unit_test(test_merge_bursts_complete_and_verify),
         cmocka_unit_test(test_one_cpu_owns_every_queue_of_three_disks),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -45,7 +45,7 @@ HSAN    ?= -fsanitize=address,undefined -fno-omit-frame-pointer
 # Pure logic shared with the kernel: compiled for the host and tested there.
 PURE_C  := $(wildcard kernel/config.c kernel/msg.c kernel/crc32c.c kernel/prng.c \
              kernel/blockfmt.c kernel/expect.c kernel/verify.c kernel/cmdline.c \
-             drivers/virtqueue.c)
+             drivers/virtqueue.c drivers/vq_split.c drivers/vq_packed.c kernel/dec.c)
 PURE_OBJ := $(patsubst %.c,$(BUILD)/host/%.o,$(PURE_C))
 TOOLS_C  := $(filter-out tools/cli/main.c,$(wildcard tools/*/*.c tools/*/*/*.c))
 TOOLS_OBJ := $(patsubst %.c,$(BUILD)/host/%.o,$(TOOLS_C))
@@ -106,7 +106,12 @@ $(BUILD)/host/libtools.a: $(TOOLS_OBJ)
 
 # The tool itself is built apart, optimized and without sanitizers; the tests link the
 # sanitized objects above.
-REL_OBJ := $(patsubst %.c,$(BUILD)/rel/%.o,tools/cli/main.c $(TOOLS_C) $(PURE_C))
+# It links only the pure logic it calls: block format and verification (with their CRC, PRNG,
+# expected-state text and decimal helpers) and the guest's configuration parser with its message encoder (--guest-config
+# is checked before boot); kernel/wire.h is a header. The tests link all of it.
+TOOL_PURE_C := $(filter kernel/blockfmt.c kernel/crc32c.c kernel/expect.c kernel/prng.c \
+                 kernel/verify.c kernel/dec.c kernel/config.c kernel/msg.c,$(PURE_C))
+REL_OBJ := $(patsubst %.c,$(BUILD)/rel/%.o,tools/cli/main.c $(TOOLS_C) $(TOOL_PURE_C))
 
 $(BUILD)/rel/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -1,14 +1,18 @@
-/* virtio_blk.c: virtio-blk device setup (virtio 1.x 5.2) and synchronous GET_ID. */
+/*
+ * virtio_blk.c: virtio-blk device discovery, setup and reset (virtio 1.x 5.2 and the device
+ * initialization of 3.1.1). Requests are framed in virtio_blk_io.c.
+ */
 #include "virtio_blk.h"
-#include "cpu.h"
+#include "virtio_blk_internal.h"
+#include "config.h"
 #include "idt.h"
 #include "memory.h"
+#include "pci.h"
 #include "percpu.h"
-#include "config.h"
-#include "time.h"
 
-#define GET_ID_TIMEOUT_MS 5000
-#define PROBE_QUEUE_SIZE_MAX 256
+#define VIRTIO_VENDOR 0x1af4
+#define VIRTIO_BLK_MODERN 0x1042     /* 0x1040 + device id 2 (4.1.2.1) */
+#define VIRTIO_BLK_TRANSITIONAL 0x1001
 
 /* struct virtio_blk_config offsets (5.2.4) */
 #define CFG_CAPACITY 0
@@ -35,11 +39,23 @@ static const struct {
     { VIRTIO_BLK_F_MQ, "mq" }, { VIRTIO_BLK_F_DISCARD, "discard" },
     { VIRTIO_BLK_F_WRITE_ZEROES, "write_zeroes" }, { VIRTIO_F_INDIRECT_DESC, "indirect_desc" },
     { VIRTIO_F_EVENT_IDX, "event_idx" }, { VIRTIO_F_VERSION_1, "version_1" },
+    { VIRTIO_F_RING_PACKED, "ring_packed" }, { VIRTIO_F_RING_RESET, "ring_reset" },
 };
 
 bool vblk_has(const struct vblk_disk *d, unsigned feature)
 {
     return (d->features >> feature) & 1;
+}
+
+uint8_t vblk_status(const struct vblk_disk *d)
+{
+    return vp_get_status(d->vp);
+}
+
+bool vblk_status_live(uint8_t status)
+{
+    return (status & VIRTIO_STATUS_DRIVER_OK) &&
+           !(status & (VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED));
 }
 
 void vblk_feature_names(const struct vblk_disk *d, char *buf, size_t cap)
@@ -59,7 +75,7 @@ void vblk_feature_names(const struct vblk_disk *d, char *buf, size_t cap)
     buf[n] = 0;
 }
 
-static uint64_t vblk_choose_features(uint64_t offered, uint32_t event_idx, uint32_t indirect)
+static uint64_t vblk_choose_features(uint64_t offered, const struct vblk_find_opts *o)
 {
     /* Every device feature we can use, taken only when offered; the load adapts to what
      * is missing (no FLUSH: no flushes, no MQ: one queue, ...). */
@@ -68,45 +84,54 @@ static uint64_t vblk_choose_features(uint64_t offered, uint32_t event_idx, uint3
                     (1ull << VIRTIO_BLK_F_RO) | (1ull << VIRTIO_BLK_F_BLK_SIZE) |
                     (1ull << VIRTIO_BLK_F_FLUSH) | (1ull << VIRTIO_BLK_F_TOPOLOGY) |
                     (1ull << VIRTIO_BLK_F_CONFIG_WCE) | (1ull << VIRTIO_BLK_F_MQ) |
-                    (1ull << VIRTIO_BLK_F_DISCARD) | (1ull << VIRTIO_BLK_F_WRITE_ZEROES);
-    if (event_idx != CONFIG_OFF)
+                    (1ull << VIRTIO_BLK_F_DISCARD) | (1ull << VIRTIO_BLK_F_WRITE_ZEROES) |
+                    (1ull << VIRTIO_F_RING_RESET);
+    if (o->event_idx != CONFIG_OFF)
         want |= 1ull << VIRTIO_F_EVENT_IDX;
-    if (indirect != CONFIG_OFF)
+    if (o->indirect != CONFIG_OFF)
         want |= 1ull << VIRTIO_F_INDIRECT_DESC;
+    if (o->packed != CONFIG_OFF)
+        want |= 1ull << VIRTIO_F_RING_PACKED;
     return offered & want;
 }
 
 /* Status handshake up to FEATURES_OK (3.1.1 steps 1-6). */
-static bool vblk_handshake(struct vblk_disk *d, uint64_t features, const char **why)
+static bool vblk_handshake(struct vblk_disk *d, const char **why)
 {
-    vp_reset(&d->vp);
-    if (vp_get_status(&d->vp) != 0) {
+    /* Step 1: "Reset the device." */
+    vp_reset(d->vp);
+    if (vp_get_status(d->vp) != 0) {
         *why = "device did not finish its reset within 1 s";
         return false;
     }
-    vp_add_status(&d->vp, VIRTIO_STATUS_ACKNOWLEDGE);
-    vp_add_status(&d->vp, VIRTIO_STATUS_DRIVER);
-    uint64_t offered = vp_get_features(&d->vp);
+    /* Steps 2-3: "Set the ACKNOWLEDGE status bit", "Set the DRIVER status bit." */
+    vp_add_status(d->vp, VIRTIO_STATUS_ACKNOWLEDGE);
+    vp_add_status(d->vp, VIRTIO_STATUS_DRIVER);
+    uint64_t offered = vp_get_features(d->vp);
     if (!(offered & (1ull << VIRTIO_F_VERSION_1))) {
         *why = "device does not offer VIRTIO_F_VERSION_1 (legacy-only)";
-        vp_add_status(&d->vp, VIRTIO_STATUS_FAILED);
+        vp_add_status(d->vp, VIRTIO_STATUS_FAILED);
         return false;
     }
-    if (!features)
-        features = offered; /* filled in by the caller's choice below */
-    if (!vp_finalize_features(&d->vp, features)) {
+    if ((d->features & offered) != d->features) {
+        *why = "device no longer offers a feature negotiated before";
+        vp_add_status(d->vp, VIRTIO_STATUS_FAILED);
+        return false;
+    }
+    if (!vp_finalize_features(d->vp, d->features)) {
         *why = "device cleared FEATURES_OK: it refused our feature subset";
-        vp_add_status(&d->vp, VIRTIO_STATUS_FAILED);
+        vp_add_status(d->vp, VIRTIO_STATUS_FAILED);
         return false;
     }
     return true;
 }
 
 /* Read the configuration consistently: "drivers MUST read config_generation before and after
- * reading the configuration; if they differ, read again" (2.5.1 / 4.1.4.3). */
+ * reading the configuration; if they differ, read again" (2.5.1 / 4.1.4.3). Done after
+ * FEATURES_OK: what the fields mean depends on the features. */
 static void vblk_read_config(struct vblk_disk *d)
 {
-    struct vp_device *vp = &d->vp;
+    struct vp_device *vp = d->vp;
     uint8_t gen;
     do {
         gen = vp_config_generation(vp);
@@ -137,37 +162,126 @@ static void vblk_read_config(struct vblk_disk *d)
         d->blk_size = 512; /* out of what our block format supports: use sectors */
 }
 
+/* Lay out (or, after a reset, lay out again) queue i's ring and program it into the device. */
 static bool vblk_setup_queue(struct vblk_disk *d, uint16_t i, uint16_t msix, const char **why)
 {
     struct vblk_queue *q = &d->queue[i];
-    uint16_t size = vp_queue_max_size(&d->vp, i);
+    uint16_t size = vp_queue_max_size(d->vp, i);
     if (size == 0) {
         *why = "device reports queue size 0 for a queue it counts in num_queues";
         return false;
     }
+    /* Indirect tables as long as a request gets (header, seg_max data segments, status), within
+     * what one table of a request slot holds. */
+    q->seg_room = MIN(d->seg_max, (uint32_t)VBLK_SEGS_MAX);
     struct vq_config cfg = {
         .size = size,
         .event_idx = d->event_idx,
         .indirect = d->indirect,
-        .indirect_max = (uint16_t)MIN(d->seg_max + 2, 1024u),
+        .indirect_max = (uint16_t)(q->seg_room + 2),
+        .packed = d->packed,
     };
-    void *ring = pmm_alloc(vq_ring_bytes(size), PAGE_SIZE);
-    void *state = pmm_alloc(vq_state_bytes(size), 64);
-    if (!ring || !state) {
-        *why = "out of memory for virtqueue rings";
+    if (!q->vq) {
+        q->vq = pmm_alloc(sizeof(*q->vq), 64);
+        q->ring = pmm_alloc(vq_ring_bytes(size, d->packed), PAGE_SIZE);
+        q->ring_state = pmm_alloc(vq_state_bytes(size, d->packed), 64);
+        if (!q->vq || !q->ring || !q->ring_state) {
+            *why = "out of memory for virtqueue rings";
+            return false;
+        }
+    } else if (size != vq_size(q->vq)) {
+        *why = "device changed its queue size across a reset";
         return false;
     }
-    if (vq_init(&q->vq, &cfg, ring, (uint64_t)(uintptr_t)ring, state) != 0) {
-        *why = "queue size the device offers is not a power of two";
+    if (vq_init(q->vq, &cfg, q->ring, (uint64_t)(uintptr_t)q->ring, q->ring_state) != 0) {
+        *why = "queue size the device offers is not a power of two (split ring)";
         return false;
     }
     q->disk = d;
     q->index = i;
     q->msix_entry = msix;
-    q->notify = vp_queue_setup(&d->vp, i, size, vq_desc_phys(&q->vq), vq_avail_phys(&q->vq),
-                               vq_used_phys(&q->vq), msix, why);
+    q->notify = vp_queue_setup(d->vp, i, size, vq_desc_phys(q->vq), vq_avail_phys(q->vq),
+                               vq_used_phys(q->vq), msix, why);
     d->queue_size = size;
     return q->notify != 0;
+}
+
+static bool vblk_is_virtio_blk(const struct pci_dev *p)
+{
+    return p->vendor == VIRTIO_VENDOR &&
+           (p->device == VIRTIO_BLK_MODERN || p->device == VIRTIO_BLK_TRANSITIONAL);
+}
+
+/* Reset, negotiate and read the configuration; ask GET_ID on queue 0 (polling). */
+static bool vblk_probe(struct vblk_disk *d, struct pci_dev *pci, const struct vblk_find_opts *o,
+                       const char **why)
+{
+    pci_name(pci, d->pci_name);
+    d->vp = pmm_alloc(sizeof(*d->vp), 64);
+    if (!d->vp) {
+        *why = "out of memory for the transport";
+        return false;
+    }
+    if (!vp_init(d->vp, pci, why))
+        return false;
+    vp_reset(d->vp);
+    vp_add_status(d->vp, VIRTIO_STATUS_ACKNOWLEDGE);
+    vp_add_status(d->vp, VIRTIO_STATUS_DRIVER);
+    uint64_t offered = vp_get_features(d->vp);
+    d->features = vblk_choose_features(offered, o);
+    if (o->event_idx == CONFIG_ON && !(offered & (1ull << VIRTIO_F_EVENT_IDX))) {
+        *why = "event_idx=on but the device does not offer VIRTIO_F_EVENT_IDX";
+        return false;
+    }
+    if (o->indirect == CONFIG_ON && !(offered & (1ull << VIRTIO_F_INDIRECT_DESC))) {
+        *why = "indirect=on but the device does not offer VIRTIO_F_INDIRECT_DESC";
+        return false;
+    }
+    if (o->packed == CONFIG_ON && !(offered & (1ull << VIRTIO_F_RING_PACKED))) {
+        *why = "packed=on but the device does not offer VIRTIO_F_RING_PACKED (QEMU: packed=on)";
+        return false;
+    }
+    d->event_idx = vblk_has(d, VIRTIO_F_EVENT_IDX);
+    d->indirect = vblk_has(d, VIRTIO_F_INDIRECT_DESC);
+    d->packed = vblk_has(d, VIRTIO_F_RING_PACKED);
+    if (!vblk_handshake(d, why))
+        return false;
+    vblk_read_config(d);
+    /* Identification: one polled queue, DRIVER_OK, GET_ID, then reset to leave the device
+     * as we found it. Data disks are set up again by vblk_start. */
+    if (!vblk_setup_queue(d, 0, VIRTIO_MSI_NO_VECTOR, why))
+        return false;
+    vp_add_status(d->vp, VIRTIO_STATUS_DRIVER_OK);
+    bool ok = vblk_get_id_sync(&d->queue[0], d->serial);
+    if (!ok && vq_is_broken(d->queue[0].vq))
+        *why = vq_broken_detail(d->queue[0].vq);
+    else if (!ok)
+        *why = "GET_ID failed or timed out";
+    vp_reset(d->vp);
+    return ok;
+}
+
+uint32_t vblk_find(struct vblk_disk *const *disks, uint32_t max, const struct vblk_find_opts *o)
+{
+    uint32_t n = 0;
+    pci_init();
+    for (uint32_t i = 0; i < pci_count() && n < max; i++) {
+        struct pci_dev *p = pci_get(i);
+        if (!vblk_is_virtio_blk(p))
+            continue;
+        struct vblk_disk *d = disks[n];
+        const char *why = NULL;
+        d->index = n++;
+        if (!vblk_probe(d, p, o, &why))
+            d->ignore_reason = why;
+        else if (strncmp(d->serial, o->serial_prefix, strlen(o->serial_prefix)))
+            d->ignore_reason = "serial does not start with serial_prefix";
+        else if (vblk_has(d, VIRTIO_BLK_F_RO))
+            d->ignore_reason = "device is read-only";
+        else
+            d->data = true;
+    }
+    return n;
 }
 
 static void vblk_irq(struct int_frame *f, void *arg)
@@ -178,128 +292,109 @@ static void vblk_irq(struct int_frame *f, void *arg)
     __atomic_fetch_add(&q->irqs, 1, __ATOMIC_RELAXED);
 }
 
-void vblk_kick(struct vblk_queue *q)
+/* Queues 0..nq-1 laid out and programmed, then DRIVER_OK (3.1.1 steps 7-8). */
+static bool vblk_bring_up(struct vblk_disk *d, uint16_t nq, const char **why)
 {
-    if (vq_kick_prepare(&q->vq)) {
-        vp_notify(q->notify, q->index);
-        q->kicks++;
-    }
-}
-
-bool vblk_get_id_sync(struct vblk_queue *q, char out[VIRTIO_BLK_ID_BYTES + 1])
-{
-    struct idreq {
-        struct vblk_req_hdr hdr;
-        uint8_t id[VIRTIO_BLK_ID_BYTES];
-        uint8_t status;
-    };
-    static struct idreq *req;
-    if (!req)
-        req = pmm_alloc(sizeof(*req), 64);
-    if (!req)
-        return false;
-    req->hdr.type = VIRTIO_BLK_T_GET_ID;
-    req->hdr.reserved = 0;
-    req->hdr.sector = 0;
-    memset(req->id, 0, sizeof(req->id));
-    /* Preset to a value no device writes, so "the device wrote nothing" is detectable. */
-    req->status = 0xff;
-    struct vq_buf bufs[3] = {
-        { (uint64_t)(uintptr_t)&req->hdr, sizeof(req->hdr) },
-        { (uint64_t)(uintptr_t)req->id, VIRTIO_BLK_ID_BYTES },
-        { (uint64_t)(uintptr_t)&req->status, 1 },
-    };
-    if (vq_add(&q->vq, bufs, 1, 2, req, NULL, 0) < 0)
-        return false;
-    vp_notify(q->notify, q->index); /* unconditionally: the device may not have set events yet */
-    uint64_t deadline = time_ms() + GET_ID_TIMEOUT_MS;
-    uint32_t len;
-    void *tok;
-    while (!(tok = vq_get_used(&q->vq, &len))) {
-        if (vq_is_broken(&q->vq) || time_ms() > deadline)
-            return false;
-        cpu_relax();
-    }
-    if (tok != req || req->status != VIRTIO_BLK_S_OK)
-        return false;
-    /* The id is NUL-padded, and not NUL-terminated when all 20 bytes are used. */
-    memcpy(out, req->id, VIRTIO_BLK_ID_BYTES);
-    out[VIRTIO_BLK_ID_BYTES] = 0;
-    return true;
-}
-
-bool vblk_probe(struct vblk_disk *d, struct pci_dev *pci, uint32_t event_idx_toggle,
-                uint32_t indirect_toggle, const char **why)
-{
-    pci_name(pci, d->pci_name);
-    if (!vp_init(&d->vp, pci, why))
-        return false;
-    vp_reset(&d->vp);
-    vp_add_status(&d->vp, VIRTIO_STATUS_ACKNOWLEDGE);
-    vp_add_status(&d->vp, VIRTIO_STATUS_DRIVER);
-    uint64_t offered = vp_get_features(&d->vp);
-    d->features = vblk_choose_features(offered, event_idx_toggle, indirect_toggle);
-    if (event_idx_toggle == CONFIG_ON && !(offered & (1ull << VIRTIO_F_EVENT_IDX))) {
-        *why = "event_idx=on but the device does not offer VIRTIO_F_EVENT_IDX";
-        return false;
-    }
-    if (indirect_toggle == CONFIG_ON && !(offered & (1ull << VIRTIO_F_INDIRECT_DESC))) {
-        *why = "indirect=on but the device does not offer VIRTIO_F_INDIRECT_DESC";
-        return false;
-    }
-    d->event_idx = vblk_has(d, VIRTIO_F_EVENT_IDX);
-    d->indirect = vblk_has(d, VIRTIO_F_INDIRECT_DESC);
-    if (!vblk_handshake(d, d->features, why))
-        return false;
-    vblk_read_config(d);
-    /* Identification: one polled queue, DRIVER_OK, GET_ID, then reset to leave the device
-     * as we found it. Data disks are set up again by vblk_start. */
-    if (!vblk_setup_queue(d, 0, VIRTIO_MSI_NO_VECTOR, why))
-        return false;
-    vp_add_status(&d->vp, VIRTIO_STATUS_DRIVER_OK);
-    bool ok = vblk_get_id_sync(&d->queue[0], d->serial);
-    if (!ok && vq_is_broken(&d->queue[0].vq))
-        *why = vq_broken_detail(&d->queue[0].vq);
-    else if (!ok)
-        *why = "GET_ID failed or timed out";
-    vp_reset(&d->vp);
-    return ok;
-}
-
-bool vblk_start(struct vblk_disk *d, uint16_t nq, bool irq_mode, const char **why)
-{
-    if (!vblk_handshake(d, d->features, why))
-        return false;
-    if (irq_mode && !pci_msix_setup(d->vp.pci))
-        irq_mode = false;
-    if (irq_mode && d->vp.pci->msix_count < nq)
-        irq_mode = false;
-    d->irq_mode = irq_mode;
     for (uint16_t i = 0; i < nq; i++) {
         struct vblk_queue *q = &d->queue[i];
-        uint16_t entry = VIRTIO_MSI_NO_VECTOR;
-        if (irq_mode) {
-            q->vector = idt_alloc_vector(vblk_irq, q);
-            if (!q->vector) {
-                *why = "out of interrupt vectors";
-                return false;
-            }
-            pci_msix_route(d->vp.pci, i, percpu_area[q->owner_cpu].apic_id, q->vector);
-            entry = i;
-        }
-        if (!vblk_setup_queue(d, i, entry, why))
+        if (!vblk_setup_queue(d, i, d->irq_mode ? i : VIRTIO_MSI_NO_VECTOR, why))
             return false;
-        if (!irq_mode)
-            vq_disable_cb(&q->vq);
+        if (!d->irq_mode)
+            vq_disable_cb(q->vq);
     }
-    if (irq_mode)
-        pci_msix_enable(d->vp.pci);
-    d->queues_used = nq;
     /* 3.1.1 step 8: "Set the DRIVER_OK status bit. At this point the device is live." */
-    vp_add_status(&d->vp, VIRTIO_STATUS_DRIVER_OK);
-    if (vp_get_status(&d->vp) & VIRTIO_STATUS_NEEDS_RESET) {
+    vp_add_status(d->vp, VIRTIO_STATUS_DRIVER_OK);
+    if (vp_get_status(d->vp) & VIRTIO_STATUS_NEEDS_RESET) {
         *why = "device set DEVICE_NEEDS_RESET right after DRIVER_OK";
         return false;
     }
     return true;
+}
+
+const char *vblk_irq_unavailable(struct vblk_disk *d, uint16_t nq)
+{
+    if (!pci_msix_setup(d->vp->pci))
+        return "device has no MSI-X capability";
+    if (d->vp->pci->msix_count < nq)
+        return "fewer MSI-X table entries than queues";
+    return NULL;
+}
+
+bool vblk_start(struct vblk_disk *d, uint16_t nq, bool irq_mode, const char **why)
+{
+    if (!vblk_handshake(d, why))
+        return false;
+    d->irq_fallback = irq_mode ? vblk_irq_unavailable(d, nq) : NULL;
+    d->irq_mode = irq_mode && !d->irq_fallback;
+    for (uint16_t i = 0; d->irq_mode && i < nq; i++) {
+        struct vblk_queue *q = &d->queue[i];
+        q->vector = idt_alloc_vector(vblk_irq, q);
+        if (!q->vector) {
+            *why = "out of interrupt vectors";
+            return false;
+        }
+        pci_msix_route(d->vp->pci, i, percpu_area[q->owner_cpu].apic_id, q->vector);
+    }
+    if (!vblk_bring_up(d, nq, why))
+        return false;
+    if (d->irq_mode)
+        pci_msix_enable(d->vp->pci);
+    d->queues_used = nq;
+    return true;
+}
+
+bool vblk_reset(struct vblk_disk *d, const char **why)
+{
+    for (uint16_t i = 0; i < d->queues_used; i++) {
+        if (vq_inflight(d->queue[i].vq)) {
+            *why = "reset asked while requests are in flight";
+            return false;
+        }
+    }
+    /* 3.1.1 from step 1 again with the features negotiated before ("device no longer offers"
+     * them is a finding). MSI-X routes live in the PCI function and survive a virtio reset; the
+     * queues' vectors do not (4.1.4.3: a reset puts them back to NO_VECTOR): set up again. */
+    if (!vblk_handshake(d, why))
+        return false;
+    vblk_read_config(d);
+    if (!vblk_bring_up(d, d->queues_used, why))
+        return false;
+    d->resets++;
+    return true;
+}
+
+bool vblk_queue_reset(struct vblk_disk *d, uint16_t qi, const char **why)
+{
+    if (!vblk_has(d, VIRTIO_F_RING_RESET)) {
+        *why = "device does not offer VIRTIO_F_RING_RESET";
+        return false;
+    }
+    if (qi >= d->queues_used) {
+        *why = "no such queue";
+        return false;
+    }
+    if (vq_inflight(d->queue[qi].vq)) {
+        *why = "queue reset asked while requests are in flight";
+        return false;
+    }
+    int rc = vp_queue_reset(d->vp, qi);
+    if (rc == VP_QRESET_TIMEOUT) {
+        *why = "device neither presented 1 in queue_reset nor disabled the queue within 1 s";
+        return false;
+    }
+    if (rc == VP_QRESET_DONE_READS_0)
+        d->queue_reset_reads_0 = true;
+    /* 2.6.1: "The device MUST present consistent default values after queue reset": program the
+     * queue as at start (size, addresses, vector) and enable it again. */
+    if (!vblk_setup_queue(d, qi, d->irq_mode ? qi : VIRTIO_MSI_NO_VECTOR, why))
+        return false;
+    if (!d->irq_mode)
+        vq_disable_cb(d->queue[qi].vq);
+    d->queue_resets++;
+    return true;
+}
+
+bool vblk_can_reset_queue(const struct vblk_disk *d)
+{
+    return vblk_has(d, VIRTIO_F_RING_RESET);
 }

@@ -20,6 +20,8 @@
 #define VIRTIO_F_INDIRECT_DESC 28
 #define VIRTIO_F_EVENT_IDX 29
 #define VIRTIO_F_VERSION_1 32
+#define VIRTIO_F_RING_PACKED 34
+#define VIRTIO_F_RING_RESET 40
 
 struct vp_device {
     struct pci_dev *pci;
@@ -57,5 +59,8 @@ uint16_t vp_queue_max_size(struct vp_device *vp, uint16_t q);
 uintptr_t vp_queue_setup(struct vp_device *vp, uint16_t q, uint16_t size, uint64_t desc,
                          uint64_t driver, uint64_t device, uint16_t msix, const char **why);
 void vp_notify(uintptr_t notify_addr, uint16_t q);
+/* Reset queue q alone (VIRTIO_F_RING_RESET negotiated); vp_queue_setup brings it back. */
+enum { VP_QRESET_DONE, VP_QRESET_DONE_READS_0, VP_QRESET_TIMEOUT };
+int vp_queue_reset(struct vp_device *vp, uint16_t q);
 
 #endif

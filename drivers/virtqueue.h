@@ -1,8 +1,11 @@
 /*
- * virtqueue.h: the driver side of a virtio 1.x split virtqueue (spec section 2.7), ring logic only.
+ * virtqueue.h: the driver side of a virtio 1.x virtqueue, ring logic only: split rings (spec
+ * section 2.7, drivers/vq_split.c) and packed rings (virtio 1.1+ section 2.8, VIRTIO_F_RING_PACKED,
+ * drivers/vq_packed.c) behind one interface; vq_config.packed picks the format.
  *
  * Knows nothing of PCI or of any device type: the transport programs the three ring addresses
- * (vq_desc_phys/vq_avail_phys/vq_used_phys) and rings the doorbell when vq_kick_prepare() says so.
+ * (vq_desc_phys/vq_avail_phys/vq_used_phys: descriptor area, driver area, device area) and rings
+ * the doorbell when vq_kick_prepare() says so.
  * No allocation: the caller hands in ring memory (vq_ring_bytes, VQ_RING_ALIGN) and private
  * per-descriptor state (vq_state_bytes). Device addresses are "phys"; the guest is identity-mapped
  * but the ring keeps its own phys base so a non-identity caller (the host tests) works too.
@@ -46,6 +49,30 @@ struct vq_used {
     struct vq_used_elem ring[]; /* [size], then le16 avail_event (EVENT_IDX) */
 };
 
+/* Packed ring layout, spec 2.8 "The Virtqueue Descriptor Format" and "Event Suppression
+ * Structure Format". An indirect table holds pvirtq descriptors too (2.8 "Indirect Flag"). */
+#define VIRTQ_DESC_F_AVAIL (1u << 7)
+#define VIRTQ_DESC_F_USED (1u << 15)
+#define RING_EVENT_FLAGS_ENABLE 0x0
+#define RING_EVENT_FLAGS_DISABLE 0x1
+#define RING_EVENT_FLAGS_DESC 0x2 /* only with VIRTIO_F_RING_EVENT_IDX */
+#define RING_EVENT_WRAP_SHIFT 15
+
+struct pvirtq_desc {
+    uint64_t addr;
+    uint32_t len;
+    uint16_t id;
+    uint16_t flags;
+};
+
+struct pvirtq_event_suppress {
+    uint16_t desc;  /* desc_event_off : 15, desc_event_wrap : 1 */
+    uint16_t flags; /* desc_event_flags : 2, reserved : 14 */
+};
+
+/* Every indirect table entry is 16 bytes in both formats: callers size tables with this. */
+#define VQ_INDIRECT_ENTRY_BYTES 16
+
 /*
  * CPU barriers between ring accesses. Ring memory is ordinary write-back RAM shared with the
  * device (a QEMU thread). x86-TSO never reorders a store with an older store nor a load with an
@@ -67,10 +94,11 @@ struct vq_used {
 
 /* vq_init() options: the transport maps the negotiated feature bits onto these. */
 struct vq_config {
-    uint16_t size;         /* Queue Size: a power of two, 1..32768 */
+    uint16_t size;         /* Queue Size: split: a power of two, 1..32768; packed: 1..32768 */
     bool event_idx;        /* VIRTIO_F_EVENT_IDX (bit 29) negotiated */
     bool indirect;         /* VIRTIO_F_INDIRECT_DESC (bit 28) negotiated */
     uint16_t indirect_max; /* entries each caller indirect table holds; 0 or > size means size */
+    bool packed;           /* VIRTIO_F_RING_PACKED (bit 34) negotiated */
 };
 
 /* One buffer element of a request: device address and length. */
@@ -104,36 +132,47 @@ struct vq_slot {
     uint32_t in_len; /* head: sum of the device-writable lengths */
     uint16_t next;   /* chain link shadow while in use; free-list link while free */
     uint16_t ndesc;  /* head: ring descriptors the chain holds (1 for an indirect table) */
-    bool head;       /* true while this id heads an in-flight chain */
+    bool head;       /* true while this id heads an in-flight chain (packed: buffer id in use) */
 };
 
 struct virtqueue {
+    /* split */
     struct vq_desc *desc;   /* descriptor table: driver-written */
     struct vq_avail *avail; /* available ring ("driver area"): driver-written */
     struct vq_used *used;   /* used ring ("device area"): device-written, never trusted */
     uint16_t *used_event;   /* &avail->ring[size] */
     uint16_t *avail_event;  /* &used->ring[size] */
-    struct vq_slot *slot;   /* per-descriptor private state, [size] */
-    uint64_t phys;          /* device address of desc (the ring base) */
+    /* packed: one ring both sides write, and the two event suppression structures */
+    struct pvirtq_desc *pdesc;
+    struct pvirtq_event_suppress *driver_event; /* driver area: driver-written */
+    struct pvirtq_event_suppress *device_event; /* device area: device-written, never trusted */
+    bool avail_wrap;        /* Driver Ring Wrap Counter: flips after the last descriptor */
+    bool used_wrap;         /* the device's wrap counter as the driver tracks it */
+    bool kicked_wrap;       /* avail_wrap when vq_kick_prepare last ran */
+    uint32_t desc_since_kick; /* descriptors made available since then */
+    /* both */
+    struct vq_slot *slot;   /* split: per descriptor; packed: per buffer id; [size] */
+    uint64_t phys;          /* device address of the descriptor area (the ring base) */
     uint16_t size, mask;
-    uint16_t free_head;     /* first free descriptor (valid while num_free > 0) */
+    uint16_t free_head;     /* split: first free descriptor; packed: first free buffer id */
     uint16_t num_free;      /* free ring descriptors */
     uint16_t inflight;      /* chains published and not yet returned by vq_get_used */
-    uint16_t avail_idx;     /* shadow of avail->idx: next index the driver publishes */
+    uint16_t avail_idx;     /* split: shadow of avail->idx; packed: next descriptor to fill */
     uint16_t kicked_idx;    /* avail idx when vq_kick_prepare last ran */
     uint32_t added_since_kick;
-    uint16_t last_used;     /* next used entry the driver consumes */
+    uint16_t last_used;     /* split: next used entry; packed: next used descriptor position */
     uint16_t indirect_max;
-    bool event_idx, indirect;
+    bool packed, event_idx, indirect;
     bool cb_enabled;        /* used buffer notifications wanted */
     bool broken;
     enum vq_broken_code broken_code;
     char broken_detail[VQ_DETAIL_MAX];
 };
 
-/* Memory the caller provides: 0 when size is not a power of two in 1..32768. */
-size_t vq_ring_bytes(uint16_t size);
-size_t vq_state_bytes(uint16_t size);
+/* Memory the caller provides: 0 when size is not valid for the format (split: a power of two
+ * in 1..32768; packed: 1..32768). */
+size_t vq_ring_bytes(uint16_t size, bool packed);
+size_t vq_state_bytes(uint16_t size, bool packed);
 
 /* Zeroes and lays out the ring at ring/ring_phys (both VQ_RING_ALIGN-aligned); 0 or
  * VQ_ERR_INVAL. The caller keeps ring and state alive and untouched while the device runs. */
@@ -146,14 +185,15 @@ uint64_t vq_avail_phys(const struct virtqueue *vq);
 uint64_t vq_used_phys(const struct virtqueue *vq);
 
 /*
- * Posts one request and publishes it in the available ring: bufs[0..n_out) device-readable, then
- * bufs[n_out..n_out+n_in) device-writable. With indirect_table non-NULL and indirect descriptors
- * negotiated, the chain is written to that table (device address indirect_phys, it must stay
- * untouched until the request completes) and takes one ring descriptor; otherwise the chain is
- * direct. token (non-NULL) comes back from vq_get_used. Returns the head id or a VQ_ERR_*.
+ * Posts one request and publishes it: bufs[0..n_out) device-readable, then
+ * bufs[n_out..n_out+n_in) device-writable. With indirect_table non-NULL (indirect_max entries of
+ * VQ_INDIRECT_ENTRY_BYTES) and indirect descriptors negotiated, the chain is written to that table
+ * (device address indirect_phys, it must stay untouched until the request completes) and takes
+ * one ring descriptor; otherwise the chain is direct. token (non-NULL) comes back from
+ * vq_get_used. Returns the head id (packed: the buffer id) or a VQ_ERR_*.
  */
 int vq_add(struct virtqueue *vq, const struct vq_buf *bufs, unsigned n_out, unsigned n_in,
-           void *token, struct vq_desc *indirect_table, uint64_t indirect_phys);
+           void *token, void *indirect_table, uint64_t indirect_phys);
 
 /* True when the device must be notified of what was added since the previous call. */
 bool vq_kick_prepare(struct virtqueue *vq);
@@ -172,10 +212,12 @@ bool vq_is_broken(const struct virtqueue *vq);
 const char *vq_broken_reason(const struct virtqueue *vq); /* "none", "used_id_out_of_range", ... */
 const char *vq_broken_detail(const struct virtqueue *vq); /* with id, len and index values */
 
-/* State for the device layer and the quiesce report. */
+/* State for the device layer and the quiesce report. Packed rings have no indices: these are
+ * descriptor positions (0..size-1), as QEMU's last_avail_idx and used_idx are for them. */
 uint16_t vq_size(const struct virtqueue *vq);
 uint16_t vq_avail_idx(const struct virtqueue *vq); /* next avail idx the driver will publish */
 uint16_t vq_last_used(const struct virtqueue *vq); /* next used idx the driver will consume */
+bool vq_is_packed(const struct virtqueue *vq);
 uint16_t vq_num_free(const struct virtqueue *vq);  /* free ring descriptors */
 uint16_t vq_inflight(const struct virtqueue *vq);  /* chains the device still owns */
 

@@ -29,6 +29,10 @@ int strncmp(const char *a, const char *b, size_t n);
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 
+/* Decimal digits of v and a NUL into out; returns the digit count (kernel/dec.c). */
+#define U64_DEC_MAX 21
+size_t u64_to_dec(char out[U64_DEC_MAX], uint64_t v);
+
 /* Compiler-only barrier; CPU barriers live in kernel/cpu.h (guest) or the ring's own hooks. */
 #define barrier() __asm__ __volatile__("" ::: "memory")
 

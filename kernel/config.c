@@ -53,6 +53,9 @@ static const struct cfg_key cfg_keys[] = {
     ENUM(huge_pages, onoff_names, 0),
     ENUM(tlb_refresh, toggle_names, CONFIG_AUTO),
     ENUM(final_state, onoff_names, 0),
+    U32(reset_ms, 0, 3600000, 0),
+    ENUM(packed, toggle_names, CONFIG_AUTO),
+    U32(burst, 0, 4096, 0),
 };
 
 /* Duplicate detection keeps one bit per key. */
@@ -95,14 +98,9 @@ static void fmt_s(struct fmt *f, const char *s)
 
 static void fmt_u64(struct fmt *f, uint64_t v)
 {
-    char tmp[21];
-    size_t i = sizeof(tmp) - 1;
-    tmp[i] = '\0';
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    fmt_s(f, tmp + i);
+    char tmp[U64_DEC_MAX];
+    u64_to_dec(tmp, v);
+    fmt_s(f, tmp);
 }
 
 /* Copy with a cut-off marker, for err->key and err->value. */

@@ -50,6 +50,10 @@ struct config {
                                  kernel/paging.c for why that is the default) */
     uint32_t tlb_refresh;     /* tlb_refresh: auto|on|off, reload CR3 every worker round (auto:
                                  when the host says so; see kernel/tlb.h) */
+    uint32_t reset_ms;        /* reset_ms: every this many ms, drain and reset a seeded data disk
+                                 (or one of its queues), 0 = never (0) */
+    uint32_t packed;          /* packed: auto|on|off, negotiate VIRTIO_F_RING_PACKED (auto) */
+    uint32_t burst;           /* burst: requests in a merge burst, 0 = no bursts (0) */
     uint32_t final_state;     /* final_state: off|on, print the expected-state table (the `state`
                                  command's replies) before the summary, for verify-image */
 };

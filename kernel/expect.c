@@ -269,15 +269,9 @@ static const char expect_run_letters[] = "?gzdf"; /* indexed by enum expect_stat
 /* Decimal digits of v at p (no NUL); returns their count. */
 static size_t expect_put_u64(char *p, uint64_t v)
 {
-    char tmp[20];
-    size_t n = 0;
-
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        p[i] = tmp[n - 1 - i];
+    char tmp[U64_DEC_MAX];
+    size_t n = u64_to_dec(tmp, v);
+    memcpy(p, tmp, n);
     return n;
 }
 

@@ -1,5 +1,6 @@
 /* hello.c: who we are, what we run on and the configuration in effect. */
 #include "hello.h"
+#include "crc32c.h"
 #include "memory.h"
 #include "percpu.h"
 #include "report.h"
@@ -26,6 +27,7 @@ void hello_send(const struct bootinfo *bi, const struct config *cfg, const char 
     msg_str(&m, "clock", clock);
     msg_str(&m, "hypervisor", hypervisor);
     msg_bool(&m, "tlb_refresh", tlb_refresh_enabled());
+    msg_str(&m, "crc32c", crc32c_using_hw() ? "sse4.2" : "table"); /* which implementation */
     msg_u64(&m, "boot_ms", time_ms());
     if (bi->cmdline[0])
         msg_str(&m, "cmdline", bi->cmdline);

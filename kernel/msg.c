@@ -54,14 +54,10 @@ static void put_raw(struct emit *e, const char *s)
 
 static void put_dec(struct emit *e, uint64_t v)
 {
-    char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        put_c(e, tmp[--n]);
+    char tmp[U64_DEC_MAX];
+    size_t n = u64_to_dec(tmp, v);
+    for (size_t i = 0; i < n; i++)
+        put_c(e, tmp[i]);
 }
 
 /* JSON string body; escapes controls, DEL and every byte >= 0x80 so the line is pure ASCII. */

@@ -10,24 +10,16 @@
 #include "console.h"
 #include "cpu.h"
 #include "memory.h"
-#include "pci.h"
 #include "report.h"
 #include "smp.h"
 #include "time.h"
 #include "tlb.h"
 
-#define VIRTIO_VENDOR 0x1af4
 #define DRAIN_TIMEOUT_MS 30000
 #define EXPECT_MEM_SHARE 4 /* the expected-state tables may take 1/4 of free memory */
 
 struct stress st;
 static struct sdisk disks[STRESS_MAX_DISKS];
-static const char *disk_reason[STRESS_MAX_DISKS];
-
-static bool stress_is_virtio_blk(const struct pci_dev *p)
-{
-    return p->vendor == VIRTIO_VENDOR && (p->device == 0x1042 || p->device == 0x1001);
-}
 
 static void stress_choose_region(struct sdisk *d, const struct config *c)
 {
@@ -42,58 +34,56 @@ static void stress_choose_region(struct sdisk *d, const struct config *c)
         d->region_blocks /= 2;
 }
 
-static void stress_probe_disk(struct sdisk *d, struct pci_dev *p, const struct config *c, uint32_t slot)
+/* The engine's side of a data disk: request size, region, expected-state table. */
+static const char *stress_setup_disk(struct sdisk *d, const struct config *c)
 {
-    const char *why = NULL;
-    d->vd.index = slot;
-    if (!vblk_probe(&d->vd, p, c->event_idx, c->indirect, &why)) {
-        disk_reason[slot] = why;
-        return;
-    }
-    size_t plen = strlen(c->serial_prefix);
-    if (strncmp(d->vd.serial, c->serial_prefix, plen)) {
-        disk_reason[slot] = "serial does not start with serial_prefix";
-        return;
-    }
-    if (vblk_has(&d->vd, VIRTIO_BLK_F_RO)) {
-        disk_reason[slot] = "device is read-only";
-        return;
-    }
     d->spb = d->vd.blk_size / VBLK_SECTOR;
     d->max_blocks = MIN(c->max_blocks, (uint32_t)(65536 / d->vd.blk_size) * 4);
     if (d->max_blocks == 0)
         d->max_blocks = 1;
     stress_choose_region(d, c);
-    if (d->region_blocks < d->max_blocks) {
-        disk_reason[slot] = "disk (or region) smaller than max_blocks";
-        return;
-    }
+    if (d->region_blocks < d->max_blocks)
+        return "disk (or region) smaller than max_blocks";
     void *mem = pmm_alloc(expect_bytes(d->region_blocks), 8);
     d->exp = mem ? expect_init(mem, expect_bytes(d->region_blocks), d->region_start, d->region_blocks) : NULL;
-    if (!d->exp) {
-        disk_reason[slot] = "out of memory for the expected-state table";
-        return;
-    }
+    if (!d->exp)
+        return "out of memory for the expected-state table";
     memcpy(d->first_id, d->vd.serial, sizeof(d->first_id));
     d->vctx.seed = c->seed;
     d->vctx.disk_tag = blk_disk_tag(d->vd.serial, strlen(d->vd.serial));
     d->vctx.blk_size = d->vd.blk_size;
-    d->vd.data = true;
-    st.ndata++;
+    return NULL;
 }
 
 void stress_probe(const struct config *cfg)
 {
+    struct vblk_disk *found[STRESS_MAX_DISKS];
+    struct vblk_find_opts o = {
+        .serial_prefix = cfg->serial_prefix,
+        .event_idx = cfg->event_idx,
+        .indirect = cfg->indirect,
+        .packed = cfg->packed,
+    };
     st.cfg = cfg;
-    pci_init();
-    for (uint32_t i = 0; i < pci_count() && st.ndisks < STRESS_MAX_DISKS; i++) {
-        struct pci_dev *p = pci_get(i);
-        if (!stress_is_virtio_blk(p))
+    for (uint32_t i = 0; i < STRESS_MAX_DISKS; i++)
+        found[i] = &disks[i].vd;
+    st.ndisks = vblk_find(found, STRESS_MAX_DISKS, &o);
+    for (uint32_t i = 0; i < st.ndisks; i++) {
+        struct sdisk *d = &disks[i];
+        st.disk[i] = d;
+        if (!d->vd.data)
             continue;
-        struct sdisk *d = &disks[st.ndisks];
-        st.disk[st.ndisks] = d;
-        stress_probe_disk(d, p, cfg, st.ndisks);
-        st.ndisks++;
+        const char *why = stress_setup_disk(d, cfg);
+        if (why) {
+            d->vd.data = false;
+            d->vd.ignore_reason = why;
+            continue;
+        }
+        st.ndata++;
+        d->nq = cfg->queues ? (uint16_t)MIN(cfg->queues, (uint32_t)d->vd.num_queues) : d->vd.num_queues;
+        /* Known before hello: a disk that cannot take interrupts is polled, and says so. */
+        if (cfg->mode == CONFIG_MODE_IRQ)
+            d->vd.irq_fallback = vblk_irq_unavailable(&d->vd, d->nq);
     }
 }
 
@@ -109,7 +99,7 @@ void stress_describe_disks(struct msg *m)
         msg_str(m, "serial", d->vd.serial);
         msg_str(m, "role", d->vd.data ? "data" : "ignored");
         if (!d->vd.data)
-            msg_str(m, "reason", disk_reason[i] ? disk_reason[i] : "?");
+            msg_str(m, "reason", d->vd.ignore_reason ? d->vd.ignore_reason : "?");
         msg_u64(m, "capacity", d->vd.capacity);
         msg_u64(m, "blk_size", d->vd.blk_size);
         msg_u64(m, "num_queues", d->vd.num_queues);
@@ -120,10 +110,20 @@ void stress_describe_disks(struct msg *m)
         if (d->vd.data) {
             msg_u64(m, "region_start", d->region_start);
             msg_u64(m, "region_blocks", d->region_blocks);
+            stress_describe_mode(m, d);
         }
         msg_obj_end(m);
     }
     msg_arr_end(m);
+}
+
+/* The interrupt mode in effect for a disk, and why it is not the one asked for. */
+void stress_describe_mode(struct msg *m, const struct sdisk *d)
+{
+    bool irq = st.cfg->mode == CONFIG_MODE_IRQ && !d->vd.irq_fallback;
+    msg_str(m, "mode", irq ? "irq" : "poll");
+    if (d->vd.irq_fallback)
+        msg_str(m, "mode_reason", d->vd.irq_fallback);
 }
 
 /* Queues to CPUs round-robin over the online CPUs, then start each disk. */
@@ -138,7 +138,6 @@ static void stress_start_disks(void)
         struct sdisk *d = st.disk[i];
         if (!d->vd.data)
             continue;
-        d->nq = st.cfg->queues ? (uint16_t)MIN(st.cfg->queues, (uint32_t)d->vd.num_queues) : d->vd.num_queues;
         for (uint16_t q = 0; q < d->nq; q++)
             squeue_setup(&d->q[q], d, q, online[k++ % nonline]);
         if (!vblk_start(&d->vd, d->nq, st.cfg->mode == CONFIG_MODE_IRQ, &why)) {
@@ -151,6 +150,9 @@ static void stress_start_disks(void)
                 report_verdict(WIRE_VERDICT_FAIL, "not enough memory for the load");
             }
             uint32_t cpu = d->q[q].cpu;
+            /* Bounded by construction: no CPU can own more than every queue of every disk. */
+            if (st.nowned[cpu] >= STRESS_MAX_OWNED || st.nall >= ARRAY_SIZE(st.all))
+                report_verdict(WIRE_VERDICT_FAIL, "more queues than the engine can own");
             st.owned[cpu][st.nowned[cpu]++] = &d->q[q];
             st.all[st.nall++] = &d->q[q];
         }
@@ -228,10 +230,7 @@ static void stress_watchdog(void)
     }
 }
 
-/* Run the control loop (and CPU 0's queues) until cond() holds or timeout_ms passes. */
-static bool stress_wait(bool (*cond)(void), uint64_t timeout_ms);
-
-static bool stress_drained(void)
+bool stress_drained(void)
 {
     return stress_total_inflight() == 0;
 }
@@ -239,7 +238,7 @@ static bool stress_drained(void)
 static bool stress_verify_finished(void)
 {
     for (uint32_t i = 0; i < st.nall; i++)
-        if (!st.all[i]->verify_done && !vq_is_broken(&st.all[i]->vq->vq))
+        if (!st.all[i]->verify_done && !vblk_queue_broken(st.all[i]->vq))
             return false;
     return true;
 }
@@ -284,7 +283,7 @@ static bool stress_verify_pass(uint32_t samples, uint64_t *checked, uint64_t *er
     return ok;
 }
 
-static void stress_reply_begin(struct msg *m, const char *cmd, bool ok)
+void stress_reply_begin(struct msg *m, const char *cmd, bool ok)
 {
     msg_begin(m, WIRE_MSG_REPLY);
     msg_str(m, "cmd", cmd);
@@ -425,10 +424,12 @@ static void stress_command(const char *line)
         stress_cmd_state();
     } else if (!strcmp(c.word, WIRE_CMD_TLB)) {
         stress_cmd_tlb(&c);
+    } else if (!strcmp(c.word, WIRE_CMD_RESET)) {
+        stress_cmd_reset(&c);
     } else {
         stress_reply_begin(&m, c.word, false);
         msg_str(&m, "error", "unknown command; known: verify [sample=N], quiesce, resume, report, epoch epoch=N, finish, state, "
-                               "tlb refresh=on|off");
+                               "tlb refresh=on|off, reset [disk=N] [queue=Q]");
         report_send(&m);
     }
 }
@@ -449,6 +450,8 @@ static void stress_control(void)
     }
     if (end_ms && now >= end_ms)
         finishing = true;
+    if (!in_command && !finishing)
+        stress_reset_tick(now);
     /* Commands nest no deeper than one: a command's own waits keep the load going but do not
      * read further commands until it has replied. */
     if (!in_command && console_poll_line(cmd_line, sizeof(cmd_line))) {
@@ -465,7 +468,7 @@ static bool stress_control_step(void)
     return !finishing;
 }
 
-static bool stress_wait(bool (*cond)(void), uint64_t timeout_ms)
+bool stress_wait(bool (*cond)(void), uint64_t timeout_ms)
 {
     uint64_t deadline = time_ms() + timeout_ms;
     bool saved = in_command;

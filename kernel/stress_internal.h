@@ -9,6 +9,7 @@
 #ifndef VQH_STRESS_INTERNAL_H
 #define VQH_STRESS_INTERNAL_H
 
+#include "cmdline.h"
 #include "config.h"
 #include "expect.h"
 #include "msg.h"
@@ -19,6 +20,7 @@
 #include "virtio_blk.h"
 
 #define STRESS_MAX_DISKS 8
+#define STRESS_MAX_OWNED (STRESS_MAX_DISKS * VBLK_MAX_QUEUES) /* queues one CPU may own */
 #define STRESS_ERROR_DETAIL_MAX 200 /* detailed error messages; later ones are only counted */
 
 enum stress_phase {
@@ -26,21 +28,13 @@ enum stress_phase {
     PHASE_QUIESCE,   /* submit nothing; let everything in flight complete */
     PHASE_VERIFY,    /* read back written blocks (verify pass), nothing else */
     PHASE_DONE,      /* workers stop */
+    PHASE_RESET,     /* a disk is being reset: no CPU touches any queue (workers park) */
 };
 
 enum sreq_op { OP_READ, OP_WRITE, OP_FLUSH, OP_DISCARD, OP_WRITE_ZEROES, OP_GET_ID, OP_VERIFY, OP_COUNT };
 
-/* The device-visible part of a request, one small DMA allocation each. */
-struct sreq_dma {
-    struct vblk_req_hdr hdr;
-    struct vblk_dwz dwz;
-    uint8_t id[VIRTIO_BLK_ID_BYTES];
-    uint8_t status;
-};
-
 struct sreq {
-    struct sreq_dma *dma;
-    struct vq_desc *indirect;   /* indirect table (DMA), indirect_max entries */
+    struct vblk_req *vr;        /* the driver's slot: request frame, status, indirect table */
     uint8_t *data;              /* max_blocks * blk_size bytes, deliberately not 4 KiB aligned */
     struct expect_snap *snap;   /* reads: expected state at submit */
     uint32_t *gens;             /* writes: generation stamped into each block */
@@ -51,6 +45,7 @@ struct sreq {
     uint16_t head;
     uint16_t segs;
     bool indirect_used;
+    bool burst;                 /* part of a merge burst */
     uint32_t seq;
     uint32_t nblocks;
     uint32_t epoch;
@@ -67,10 +62,14 @@ struct squeue {
     struct sreq *reqs;
     uint16_t *free_ids;
     uint32_t nfree;
-    uint32_t indirect_max;
+    uint32_t max_segs;          /* data segments per request: seg_max, within the buffer */
     struct prng rng;
     uint32_t next_seq;
     uint64_t burst_next;        /* next LBA of a run of adjacent requests */
+    uint32_t burst_left;        /* requests left in the current merge burst (burst=N) */
+    uint8_t burst_op;
+    uint64_t burst_lba;         /* next LBA of the current merge burst */
+    volatile uint64_t bursts;   /* merge bursts completed in full */
     uint64_t next_submit_ns;    /* rate limit */
     /* verify pass */
     uint64_t verify_start, verify_cursor, verify_end; /* this queue's stripe of the region */
@@ -108,8 +107,10 @@ struct stress {
     uint64_t start_ns;
     struct squeue *all[STRESS_MAX_DISKS * VBLK_MAX_QUEUES]; /* every hammered queue, disk order */
     uint32_t nall;
-    struct squeue *owned[MAX_CPUS][VBLK_MAX_QUEUES * 2];
+    struct squeue *owned[MAX_CPUS][STRESS_MAX_OWNED];
     uint32_t nowned[MAX_CPUS];
+    volatile uint32_t reset_gen;          /* bumped for every reset */
+    volatile uint32_t parked[MAX_CPUS];   /* reset_gen a worker has seen while parked */
 };
 
 extern struct stress st;
@@ -121,6 +122,20 @@ void squeue_poll(struct squeue *q);
 void squeue_fill(struct squeue *q);
 void stress_worker_loop(uint32_t cpu, bool (*control)(void));
 const char *squeue_op_name(uint8_t op);
+
+/* stress_choose.c: what the next request is; false when nothing can be posted now. */
+bool squeue_prepare(struct squeue *q, struct sreq *r, uint32_t phase);
+
+/* stress.c: the control loop's helpers. */
+/* Run the control loop (and CPU 0's queues) until cond() holds or timeout_ms passes. */
+bool stress_wait(bool (*cond)(void), uint64_t timeout_ms);
+bool stress_drained(void);
+void stress_describe_mode(struct msg *m, const struct sdisk *d);
+void stress_reply_begin(struct msg *m, const char *cmd, bool ok);
+
+/* stress_reset.c: device and queue resets mid-run. */
+void stress_cmd_reset(const struct cmdline *c);
+void stress_reset_tick(uint64_t now_ms);
 
 /* stress_report.c: messages. */
 bool stress_error_begin(struct msg *m, const char *cls, const struct squeue *q, const struct sreq *r);

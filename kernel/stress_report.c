@@ -76,7 +76,7 @@ void stress_report_status_error(struct squeue *q, struct sreq *r, uint32_t statu
         msg_str(&m, "detail", detail);
     if (id_changed) {
         msg_strn(&m, "first_id", q->disk->first_id, VIRTIO_BLK_ID_BYTES);
-        msg_strn(&m, "now_id", (const char *)r->dma->id, VIRTIO_BLK_ID_BYTES);
+        msg_strn(&m, "now_id", (const char *)vblk_req_id(r->vr), VIRTIO_BLK_ID_BYTES);
     }
     report_send(&m);
 }
@@ -103,9 +103,9 @@ void stress_report_broken(struct squeue *q)
     msg_u64(&m, "disk", q->disk->vd.index);
     msg_str(&m, "serial", q->disk->vd.serial);
     msg_u64(&m, "q", q->index);
-    msg_str(&m, "reason", vq_broken_reason(&q->vq->vq));
-    msg_str(&m, "detail", vq_broken_detail(&q->vq->vq));
-    msg_u64(&m, "inflight", vq_inflight(&q->vq->vq));
+    msg_str(&m, "reason", vblk_queue_broken_reason(q->vq));
+    msg_str(&m, "detail", vblk_queue_broken_detail(q->vq));
+    msg_u64(&m, "inflight", vblk_queue_inflight(q->vq));
     report_send(&m);
 }
 
@@ -130,8 +130,8 @@ void stress_queue_counters(struct msg *m, const struct squeue *q, bool rings)
     msg_u64(m, "errors", q->errors);
     msg_u64(m, "inflight", q->inflight);
     if (rings) {
-        msg_u64(m, "avail_idx", vq_avail_idx(&q->vq->vq));
-        msg_u64(m, "used_idx", vq_last_used(&q->vq->vq));
+        msg_u64(m, "avail_idx", vblk_queue_avail_idx(q->vq));
+        msg_u64(m, "used_idx", vblk_queue_used_idx(q->vq));
         msg_u64(m, "irqs", q->vq->irqs);
         msg_u64(m, "kicks", q->vq->kicks);
         msg_u64(m, "reads", q->op_count[OP_READ]);
@@ -141,6 +141,7 @@ void stress_queue_counters(struct msg *m, const struct squeue *q, bool rings)
         msg_u64(m, "write_zeroes", q->op_count[OP_WRITE_ZEROES]);
         msg_u64(m, "get_ids", q->op_count[OP_GET_ID]);
         msg_u64(m, "verified", q->verified_blocks);
+        msg_u64(m, "bursts", q->bursts);
     } else {
         msg_u64(m, "oldest_ms", squeue_oldest_ms(q, time_ns()));
     }
@@ -158,6 +159,11 @@ static void stress_disks_counters(struct msg *m, bool rings)
         msg_u64(m, "disk", d->vd.index);
         msg_str(m, "serial", d->vd.serial);
         msg_u64(m, "written", expect_written_count(d->exp));
+        if (rings) {
+            stress_describe_mode(m, d);
+            msg_u64(m, "resets", d->vd.resets);
+            msg_u64(m, "queue_resets", d->vd.queue_resets);
+        }
         msg_arr_begin(m, "queues");
         for (uint16_t q = 0; q < d->nq; q++)
             stress_queue_counters(m, &d->q[q], rings);

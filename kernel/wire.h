@@ -71,6 +71,7 @@ enum wire_verdict {
 #define WIRE_ERR_TIMEOUT "timeout"             /* request older than watchdog_ms */
 #define WIRE_ERR_DOUBLE "double_completion"    /* request completed twice / id not in flight */
 #define WIRE_ERR_GET_ID "get_id_changed"       /* GET_ID answered differently from its first answer */
+#define WIRE_ERR_RESET "reset_failed"          /* a device or queue reset did not bring it back */
 
 /* Host -> guest commands. */
 #define WIRE_CMD_VERIFY "verify"     /* [sample=N]: read back and check written blocks; reply
@@ -87,5 +88,10 @@ enum wire_verdict {
 #define WIRE_CMD_STATE "state"       /* dump the expected-state table (for verify-image): replies
                                         with cmd "state" (runs), then one WIRE_REPLY_STATE_END */
 #define WIRE_REPLY_STATE_END "state_end" /* the last reply to `state`: runs = how many were sent */
+#define WIRE_CMD_RESET "reset"       /* [disk=N] [queue=Q]: drain, reset data disk N (every data disk
+                                        without disk=), or only its queue Q (VIRTIO_F_RING_RESET),
+                                        renegotiate, go on; reply: disks[{disk, serial, queue,
+                                        ok, status_before, status_after, resets, queue_resets,
+                                        error}] */
 
 #endif

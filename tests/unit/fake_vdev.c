@@ -8,7 +8,7 @@
 
 #include "fake_vdev.h"
 
-static void fvd_fail(struct fake_vdev *dev, const char *fmt, ...)
+void fvd_fail(struct fake_vdev *dev, const char *fmt, ...)
 {
     if (dev->err[0])
         return; /* keep the first: later ones are usually consequences */
@@ -179,6 +179,8 @@ int fvd_pop(struct fake_vdev *dev, uint16_t *head)
 {
     if (dev->err[0])
         return -1;
+    if (dev->packed)
+        return fvd_packed_pop(dev, head);
     uint16_t flags = __atomic_load_n(&dev->avail->flags, __ATOMIC_RELAXED);
     if (dev->event_idx ? flags != 0 : flags > 1) {
         fvd_fail(dev, "avail flags %u (event_idx %d)", flags, dev->event_idx);
@@ -267,6 +269,8 @@ bool fvd_push(struct fake_vdev *dev, uint16_t head, uint32_t len)
     if (!r)
         return false;
     r->busy = false;
+    if (dev->packed)
+        return fvd_packed_push(dev, r, len);
     write_used(dev, head, len);
     return true;
 }
@@ -280,6 +284,8 @@ static bool entry_hit(uint16_t event, uint16_t old_idx, uint16_t new_idx)
 
 bool fvd_publish(struct fake_vdev *dev)
 {
+    if (dev->packed)
+        return fvd_packed_publish(dev);
     uint16_t old = dev->used_published, new = dev->used_idx;
     __atomic_thread_fence(__ATOMIC_RELEASE);
     __atomic_store_n(&dev->used->idx, new, __ATOMIC_RELAXED);
@@ -316,11 +322,19 @@ void fvd_set_avail_event(struct fake_vdev *dev, uint16_t idx)
 
 void fvd_set_no_notify(struct fake_vdev *dev, bool on)
 {
+    if (dev->packed) {
+        dev->device_event->flags = on ? RING_EVENT_FLAGS_DISABLE : RING_EVENT_FLAGS_ENABLE;
+        return;
+    }
     __atomic_store_n(&dev->used->flags, on ? VIRTQ_USED_F_NO_NOTIFY : 0, __ATOMIC_RELAXED);
 }
 
-bool fvd_driver_must_notify(struct fake_vdev *dev, uint16_t old_idx, uint16_t new_idx)
+bool fvd_driver_must_notify(struct fake_vdev *dev)
 {
+    if (dev->packed)
+        return fvd_packed_must_notify(dev);
+    uint16_t old_idx = dev->notify_check, new_idx = dev->avail->idx;
+    dev->notify_check = new_idx;
     if (dev->event_idx)
         return entry_hit(*avail_event(dev), old_idx, new_idx);
     return old_idx != new_idx && !(dev->used->flags & VIRTQ_USED_F_NO_NOTIFY);

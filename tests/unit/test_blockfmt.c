@@ -41,6 +41,39 @@ static void test_crc32c_vectors(void **state)
     assert_int_equal(crc32c(0, buf, 32), 0x113FDB5Cu);
 }
 
+/* The instruction and the tables agree on every length, alignment and start state, and the
+ * public functions give the same answers whichever is chosen. */
+static void test_crc32c_hw_and_tables_agree(void **state)
+{
+    (void)state;
+    static uint8_t buf[4096 + 8];
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < sizeof(buf); i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        buf[i] = (uint8_t)x;
+    }
+    if (!crc32c_hw_available()) {
+        /* A CPU without SSE4.2: the tables are used, and the choice cannot be forced. */
+        crc32c_use_hw(true);
+        assert_false(crc32c_using_hw());
+        return;
+    }
+    for (size_t off = 0; off < 8; off++)
+        for (size_t n = 0; n < 300; n++) {
+            uint32_t st = (uint32_t)(n * 0x01000193u) ^ CRC32C_RAW_INIT;
+            assert_int_equal(crc32c_raw_hw(st, buf + off, n), crc32c_raw_sw(st, buf + off, n));
+        }
+    assert_int_equal(crc32c_raw_hw(CRC32C_RAW_INIT, buf, 4096), crc32c_raw_sw(CRC32C_RAW_INIT, buf, 4096));
+    for (int hw = 0; hw < 2; hw++) {
+        crc32c_use_hw(hw);
+        assert_int_equal(crc32c_using_hw(), hw);
+        assert_int_equal(crc32c(0, "123456789", 9), 0xE3069283u);
+        assert_int_equal(crc32c_raw_u64(CRC32C_RAW_INIT, 0x0706050403020100ull),
+                         crc32c_raw_sw(CRC32C_RAW_INIT, "\0\1\2\3\4\5\6\7", 8));
+    }
+    crc32c_use_hw(true);
+}
+
 static void test_crc32c_chaining_and_alignment(void **state)
 {
     (void)state;
@@ -335,6 +368,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crc32c_vectors),
         cmocka_unit_test(test_crc32c_chaining_and_alignment),
+        cmocka_unit_test(test_crc32c_hw_and_tables_agree),
         cmocka_unit_test(test_prng_reference_vectors),
         cmocka_unit_test(test_prng_determinism),
         cmocka_unit_test(test_prng_below_and_range),

@@ -82,6 +82,7 @@ static void test_bad_flags_are_named(void **state)
     expect_bad((const char *[]){ "--seed", "-1", NULL }, "--seed: bad value '-1'");
     expect_bad((const char *[]){ "--inject", "overwrite-block=bits", NULL },
                "--inject: bad pattern 'bits': expected overwrite-block=flip|random|zeroes|other-lba|old-gen|other-disk");
+    expect_bad((const char *[]){ "--reset-every", "0", NULL }, "--reset-every: bad value '0'");
 }
 
 static void test_validate_catches_combinations(void **state)
@@ -130,12 +131,14 @@ static void test_reproducer_repeats_the_run(void **state)
     struct vqh_err err;
     char line[2048], *argv[64], *save;
     const char *a[] = { "--boot", "pvh", "--kernel", "/etc/hostname", "--seed", "99", "--cancel-every", "3",
-                        "--guest-config", "rate=5;mode=poll", "--inject", "overwrite-block=old-gen", NULL };
+                        "--reset-every", "2", "--guest-config", "rate=5;mode=poll", "--inject", "overwrite-block=old-gen", NULL };
     assert_int_equal(parse(&o, "migrate", a, &err), 0);
     assert_true(opts_validate(&o, &err));
     opts_reproducer(&o, line, sizeof(line));
     assert_non_null(strstr(line, "--seed 0x63"));
     assert_non_null(strstr(line, "--cancel-every 3"));
+    assert_int_equal(o.reset_every, 2);
+    assert_non_null(strstr(line, "--reset-every 2"));
     /* parse it back (no quoting is needed for these values) */
     int argc = 0;
     for (char *t = strtok_r(line, " '", &save); t && argc < 63; t = strtok_r(NULL, " '", &save))

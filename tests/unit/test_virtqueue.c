@@ -1,6 +1,8 @@
 /*
- * test_virtqueue.c: the split virtqueue driver (drivers/virtqueue.c) against a fake device that
- * shares its ring memory (fake_vdev.c) and checks the driver side of the spec on every pop.
+ * test_virtqueue.c: the virtqueue driver (drivers/virtqueue.c, vq_split.c, vq_packed.c) against a
+ * fake device that shares its ring memory (fake_vdev.c, fake_vdev_packed.c) and checks the driver
+ * side of the spec on every pop. The format-neutral tests run twice, split and packed (their
+ * cmocka name ends in the format); the rest test one format's own layout and rules.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +13,7 @@
 
 #include "virtqueue.h"
 #include "fake_vdev.c" /* the Makefile links one source per test: pull the fake device in */
+#include "fake_vdev_packed.c"
 
 /* "Guest memory": rings, indirect tables and buffers, seen by the device at ARENA_PHYS. */
 #define ARENA_BYTES (1u << 20)
@@ -20,6 +23,15 @@
 #define OUT_BYTES 64
 #define IN_BYTES 64
 #define TABLE_MAX 16
+
+static bool PACKED; /* ring format of the running test */
+static const bool FMT_SPLIT = false, FMT_PACKED = true;
+
+/* Format-neutral tests get the format as their cmocka state. */
+static void use_format(void **state)
+{
+    PACKED = state && *state ? *(const bool *)*state : false;
+}
 
 static uint8_t arena[ARENA_BYTES] __attribute__((aligned(4096)));
 static size_t arena_top;
@@ -86,15 +98,19 @@ static struct harness *setup_h(uint16_t size, bool event_idx, bool indirect, uin
     memset(&H, 0, sizeof(H));
     H.rng = 0x9e3779b97f4a7c15ull;
     arena_top = 0;
-    H.ring_bytes = vq_ring_bytes(size);
+    H.ring_bytes = vq_ring_bytes(size, PACKED);
     H.ring = aalloc(H.ring_bytes + CANARY, 4096);
     memset(H.ring + H.ring_bytes, 0xa5, CANARY);
-    H.state = malloc(vq_state_bytes(size)); /* outside the arena: ASan sees overruns */
+    H.state = malloc(vq_state_bytes(size, PACKED)); /* outside the arena: ASan sees overruns */
     assert_non_null(H.state);
-    struct vq_config cfg = {size, event_idx, indirect, ind_max};
+    struct vq_config cfg = {size, event_idx, indirect, ind_max, PACKED};
     assert_int_equal(vq_init(&H.vq, &cfg, H.ring, pa(H.ring), H.state), 0);
-    fvd_init(&H.dev, arena, ARENA_PHYS, ARENA_BYTES, vq_desc_phys(&H.vq), vq_avail_phys(&H.vq),
-             vq_used_phys(&H.vq), size, event_idx, indirect);
+    if (PACKED)
+        fvd_init_packed(&H.dev, arena, ARENA_PHYS, ARENA_BYTES, vq_desc_phys(&H.vq),
+                        vq_avail_phys(&H.vq), vq_used_phys(&H.vq), size, event_idx, indirect);
+    else
+        fvd_init(&H.dev, arena, ARENA_PHYS, ARENA_BYTES, vq_desc_phys(&H.vq), vq_avail_phys(&H.vq),
+                 vq_used_phys(&H.vq), size, event_idx, indirect);
     for (int i = 0; i < MAXREQ; i++) {
         H.req[i].out = aalloc(OUT_BYTES, 8);
         H.req[i].in = aalloc(IN_BYTES, 8);
@@ -202,12 +218,13 @@ static void spin(struct harness *h, unsigned n)
 static void test_layout_and_init(void **state)
 {
     (void)state;
-    assert_int_equal(vq_ring_bytes(8), 222);        /* desc 128, avail 22 (+2 pad), used 70 */
-    assert_int_equal(vq_ring_bytes(256), 6670);     /* 4096 + 518 (+2) + 2054 */
-    assert_int_equal(vq_ring_bytes(32768), 851982); /* 524288 + 65542 (+2) + 262150 */
-    assert_int_equal(vq_ring_bytes(0), 0);
-    assert_int_equal(vq_ring_bytes(12), 0);
-    assert_int_equal(vq_state_bytes(6), 0);
+    PACKED = false;
+    assert_int_equal(vq_ring_bytes(8, false), 222);        /* desc 128, avail 22 (+2 pad), used 70 */
+    assert_int_equal(vq_ring_bytes(256, false), 6670);     /* 4096 + 518 (+2) + 2054 */
+    assert_int_equal(vq_ring_bytes(32768, false), 851982); /* 524288 + 65542 (+2) + 262150 */
+    assert_int_equal(vq_ring_bytes(0, false), 0);
+    assert_int_equal(vq_ring_bytes(12, false), 0);
+    assert_int_equal(vq_state_bytes(6, false), 0);
 
     struct harness *h = setup_h(8, false, false, 0);
     assert_int_equal(vq_desc_phys(&h->vq), pa(h->ring));
@@ -223,15 +240,15 @@ static void test_layout_and_init(void **state)
     assert_string_equal(vq_broken_detail(&h->vq), "");
 
     struct virtqueue vq;
-    struct vq_config bad = {12, false, false, 0}, ok = {8, false, false, 0};
+    struct vq_config bad = {12, false, false, 0, false}, ok = {8, false, false, 0, false};
     assert_int_equal(vq_init(&vq, &bad, h->ring, pa(h->ring), h->state), VQ_ERR_INVAL);
     assert_int_equal(vq_init(&vq, &ok, h->ring + 8, pa(h->ring) + 8, h->state), VQ_ERR_INVAL);
     assert_int_equal(vq_init(&vq, &ok, h->ring, pa(h->ring) + 4, h->state), VQ_ERR_INVAL);
 
     /* The largest queue the spec allows: the whole free list is usable. */
     static uint8_t big[851982 + 16] __attribute__((aligned(16)));
-    void *st = malloc(vq_state_bytes(32768));
-    struct vq_config max = {32768, true, true, 0};
+    void *st = malloc(vq_state_bytes(32768, false));
+    struct vq_config max = {32768, true, true, 0, false};
     struct vq_buf b = {0x1000, 512};
     assert_int_equal(vq_init(&vq, &max, big, 0x100000, st), 0);
     assert_int_equal(vq_num_free(&vq), 32768);
@@ -247,6 +264,7 @@ static void test_layout_and_init(void **state)
 static void test_add_errors(void **state)
 {
     (void)state;
+    PACKED = false;
     struct harness *h = setup_h(8, false, true, 4);
     struct vq_buf b[9];
     for (int i = 0; i < 9; i++)
@@ -270,7 +288,7 @@ static void test_add_errors(void **state)
 
 static void test_round_trip(void **state)
 {
-    (void)state;
+    use_format(state);
     struct harness *h = setup_h(16, false, false, 0);
     static const char hdr[16] = "VQH read lba=42";
     char data[48];
@@ -285,7 +303,7 @@ static void test_round_trip(void **state)
     assert_int_equal(vq_add(&h->vq, b, 2, 2, &token, NULL, 0), 0);
     assert_int_equal(vq_num_free(&h->vq), 12);
     assert_int_equal(vq_inflight(&h->vq), 1);
-    assert_int_equal(vq_avail_idx(&h->vq), 1);
+    assert_int_equal(vq_avail_idx(&h->vq), PACKED ? 4 : 1); /* packed: the next descriptor */
     assert_true(vq_kick_prepare(&h->vq)); /* used->flags 0: notification required */
     fvd_notify(&h->dev);
     assert_false(vq_kick_prepare(&h->vq)); /* nothing new since */
@@ -316,14 +334,14 @@ static void test_round_trip(void **state)
     assert_null(vq_get_used(&h->vq, &len));
     assert_int_equal(vq_num_free(&h->vq), 16);
     assert_int_equal(vq_inflight(&h->vq), 0);
-    assert_int_equal(vq_last_used(&h->vq), 1);
+    assert_int_equal(vq_last_used(&h->vq), PACKED ? 4 : 1);
     assert_int_equal(h->dev.notifies, 1);
     assert_int_equal(h->dev.irqs, 1);
 }
 
 static void test_out_of_order(void **state)
 {
-    (void)state;
+    use_format(state);
     struct harness *h = setup_h(16, false, false, 0);
     uint16_t heads[8] = {0};
     for (int i = 0; i < 5; i++) {
@@ -350,7 +368,7 @@ static void test_out_of_order(void **state)
 
 static void test_full_ring_and_recovery(void **state)
 {
-    (void)state;
+    use_format(state);
     struct harness *h = setup_h(8, false, false, 0);
     struct req *r = h->req;
     uint16_t heads[8] = {0};
@@ -388,7 +406,7 @@ static void test_full_ring_and_recovery(void **state)
 
 static void test_indirect_mixed(void **state)
 {
-    (void)state;
+    use_format(state);
     struct harness *h = setup_h(8, true, true, 6);
     uint16_t heads[8] = {0};
     uint32_t len;
@@ -434,6 +452,7 @@ static void test_indirect_mixed(void **state)
 static void test_event_idx_kick(void **state)
 {
     (void)state;
+    PACKED = false;
     struct harness *h = setup_h(64, true, false, 0);
     static const bool expect[5] = {false, false, false, true, false};
     uint16_t heads[64] = {0};
@@ -508,6 +527,7 @@ static void drain(struct harness *h, int expect)
 static void test_event_idx_irq(void **state)
 {
     (void)state;
+    PACKED = false;
     struct harness *h = setup_h(16, true, false, 0);
     uint16_t *used_event = &h->vq.avail->ring[16];
     complete_one(h, true);  /* used_event 0: entry 0 interrupts */
@@ -562,6 +582,7 @@ static void test_event_idx_irq(void **state)
 static void test_flags_suppression(void **state)
 {
     (void)state;
+    PACKED = false;
     struct harness *h = setup_h(8, false, false, 0);
     fvd_set_no_notify(&h->dev, true);
     assert_true(add_req(h, &h->req[0], 1, 1, false) >= 0);
@@ -594,6 +615,19 @@ static void test_flags_suppression(void **state)
  * interrupt handling. Every kick decision must match the device's own reading of the spec, and
  * every publication must interrupt exactly when the driver's state demands it.
  */
+/* The device asks for a notification at the descriptor delta places after the driver's next. */
+static void set_avail_event_near(struct harness *h, int delta)
+{
+    if (!PACKED) {
+        fvd_set_avail_event(&h->dev, (uint16_t)(vq_avail_idx(&h->vq) + delta));
+        return;
+    }
+    int size = h->vq.size, cycle = 2 * size;
+    int lapn = (h->vq.avail_wrap ? 0 : size) + h->vq.avail_idx + delta;
+    lapn = ((lapn % cycle) + cycle) % cycle;
+    fvd_set_avail_event_packed(&h->dev, (uint16_t)(lapn % size), lapn < size);
+}
+
 static void run_wrap(bool event_idx)
 {
     struct harness *h = setup_h(8, event_idx, true, 0);
@@ -603,10 +637,9 @@ static void run_wrap(bool event_idx)
     int nbusy = 0;
     while (done < 70000) {
         if (event_idx && rnd(3) == 0)
-            fvd_set_avail_event(&h->dev, (uint16_t)(vq_avail_idx(&h->vq) + rnd(10) - 2));
+            set_avail_event_near(h, (int)rnd(10) - 2);
         if (!event_idx)
             fvd_set_no_notify(&h->dev, rnd(3) == 0);
-        uint16_t old = vq_avail_idx(&h->vq);
         for (uint32_t k = rnd(8) + 1; k > 0; k--) {
             struct req *r = free_req(h);
             if (!r)
@@ -618,7 +651,7 @@ static void run_wrap(bool event_idx)
             assert_true(rc >= 0);
             added++;
         }
-        bool must = fvd_driver_must_notify(&h->dev, old, vq_avail_idx(&h->vq));
+        bool must = fvd_driver_must_notify(&h->dev);
         assert_int_equal(vq_kick_prepare(&h->vq), must);
         if (must)
             fvd_notify(&h->dev);
@@ -634,7 +667,8 @@ static void run_wrap(bool event_idx)
                 fvd_push(&h->dev, busy[j], l);
                 busy[j] = busy[--nbusy];
             }
-            bool pending = h->vq.last_used != h->dev.used_published;
+            bool pending = h->vq.last_used != h->dev.used_published ||
+                           (PACKED && h->vq.used_wrap != h->dev.published_wrap);
             bool expect = cb && (!pending || !event_idx);
             assert_int_equal(fvd_publish(&h->dev), expect);
             switch (rnd(5)) {
@@ -676,21 +710,23 @@ static void run_wrap(bool event_idx)
         assert_string_equal(h->dev.err, "");
     }
     assert_true(added > 70000);
-    assert_int_equal(vq_avail_idx(&h->vq), (uint16_t)added);
-    assert_int_equal(vq_last_used(&h->vq), (uint16_t)done);
+    if (!PACKED) {
+        assert_int_equal(vq_avail_idx(&h->vq), (uint16_t)added);
+        assert_int_equal(vq_last_used(&h->vq), (uint16_t)done);
+    }
     assert_int_equal(vq_inflight(&h->vq), added - done);
     assert_true(h->dev.notifies > 0 && h->dev.irqs > 0);
 }
 
 static void test_wrap_event_idx(void **state)
 {
-    (void)state;
+    use_format(state);
     run_wrap(true);
 }
 
 static void test_wrap_flags(void **state)
 {
-    (void)state;
+    use_format(state);
     run_wrap(false);
 }
 
@@ -730,6 +766,7 @@ static void assert_dead(struct harness *h, const char *reason, const char *detai
 static void test_broken_id_out_of_range(void **state)
 {
     (void)state;
+    PACKED = false;
     struct harness *h = setup_broken();
     fvd_inject_used(&h->dev, 8, 0);
     assert_null(vq_get_used(&h->vq, NULL));
@@ -742,6 +779,7 @@ static void test_broken_id_out_of_range(void **state)
 static void test_broken_id_not_head(void **state)
 {
     (void)state;
+    PACKED = false;
     struct harness *h = setup_broken();
     fvd_inject_used(&h->dev, 1, 4); /* second descriptor of head 0's chain */
     assert_null(vq_get_used(&h->vq, NULL));
@@ -753,6 +791,7 @@ static void test_broken_id_not_head(void **state)
 static void test_broken_double_completion(void **state)
 {
     (void)state;
+    PACKED = false;
     struct harness *h = setup_broken();
     serve(h, 3, 6);
     fvd_complete(&h->dev, 3, 6);
@@ -768,6 +807,7 @@ static void test_broken_double_completion(void **state)
 static void test_broken_len_too_big(void **state)
 {
     (void)state;
+    PACKED = false;
     struct harness *h = setup_broken();
     uint32_t len;
     fvd_inject_used(&h->dev, 3, 14); /* chain 3 has 13 writable bytes */
@@ -779,6 +819,7 @@ static void test_broken_len_too_big(void **state)
 static void test_broken_idx_jump(void **state)
 {
     (void)state;
+    PACKED = false;
     struct harness *h = setup_broken();
     fvd_inject_used_idx(&h->dev, (uint16_t)(1 + 8 + 1)); /* more than the queue size past */
     assert_null(vq_get_used(&h->vq, NULL));
@@ -810,6 +851,7 @@ static void expect_fake_error(struct harness *h, const char *what)
 static void test_fake_detects_driver_bugs(void **state)
 {
     (void)state;
+    PACKED = false;
     struct harness *h = setup_h(8, true, true, 0);
     assert_int_equal(add_req(h, &h->req[0], 1, 1, false), 0);
     h->vq.desc[0].flags |= VIRTQ_DESC_F_WRITE; /* writable then readable */
@@ -843,26 +885,38 @@ static void test_fake_detects_driver_bugs(void **state)
     expect_fake_error(h, "outside guest memory");
 }
 
+#include "test_virtqueue_packed.inc"
+
+/* A format-neutral test, once per ring format. */
+#define BOTH(f)                                                                                   \
+    {#f "_split", f, NULL, teardown, (void *)&FMT_SPLIT},                                         \
+    {#f "_packed", f, NULL, teardown, (void *)&FMT_PACKED}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_layout_and_init, teardown),
         cmocka_unit_test_teardown(test_add_errors, teardown),
-        cmocka_unit_test_teardown(test_round_trip, teardown),
-        cmocka_unit_test_teardown(test_out_of_order, teardown),
-        cmocka_unit_test_teardown(test_full_ring_and_recovery, teardown),
-        cmocka_unit_test_teardown(test_indirect_mixed, teardown),
+        BOTH(test_round_trip),
+        BOTH(test_out_of_order),
+        BOTH(test_full_ring_and_recovery),
+        BOTH(test_indirect_mixed),
+        BOTH(test_wrap_event_idx),
+        BOTH(test_wrap_flags),
         cmocka_unit_test_teardown(test_event_idx_kick, teardown),
         cmocka_unit_test_teardown(test_event_idx_irq, teardown),
         cmocka_unit_test_teardown(test_flags_suppression, teardown),
-        cmocka_unit_test_teardown(test_wrap_event_idx, teardown),
-        cmocka_unit_test_teardown(test_wrap_flags, teardown),
         cmocka_unit_test_teardown(test_broken_id_out_of_range, teardown),
         cmocka_unit_test_teardown(test_broken_id_not_head, teardown),
         cmocka_unit_test_teardown(test_broken_double_completion, teardown),
         cmocka_unit_test_teardown(test_broken_len_too_big, teardown),
         cmocka_unit_test_teardown(test_broken_idx_jump, teardown),
         cmocka_unit_test_teardown(test_fake_detects_driver_bugs, teardown),
+        cmocka_unit_test_teardown(test_packed_layout, teardown),
+        cmocka_unit_test_teardown(test_packed_wrap_counters, teardown),
+        cmocka_unit_test_teardown(test_packed_event_suppression, teardown),
+        cmocka_unit_test_teardown(test_packed_broken, teardown),
+        cmocka_unit_test_teardown(test_packed_fake_detects_driver_bugs, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,7 +21,7 @@ enum {
     O_DOWNTIME_LIMIT, O_BANDWIDTH, O_CANCEL_EVERY, O_KILL_DST_EVERY, O_VERIFY, O_VERIFY_SAMPLE,
     O_GAP, O_BOOT_TIMEOUT, O_MIGRATE_TIMEOUT, O_GUEST_TIMEOUT, O_KEEP, O_JSON, O_JUNIT,
     O_QMP_LOG, O_WORKDIR, O_QUIET, O_VERBOSE, O_INJECT, O_INJECT_HOP, O_HELP, O_DISK_OVERWRITE, O_FINAL_STATE, O_CHECK_RAM,
-    O_DISK_GRAPH, O_NBD_CHAOS,
+    O_DISK_GRAPH, O_NBD_CHAOS, O_RESET_EVERY,
 };
 
 static const struct option long_opts[] = {
@@ -59,6 +59,7 @@ static const struct option long_opts[] = {
     { "downtime-limit", required_argument, 0, O_DOWNTIME_LIMIT },
     { "bandwidth", required_argument, 0, O_BANDWIDTH },
     { "cancel-every", required_argument, 0, O_CANCEL_EVERY },
+    { "reset-every", required_argument, 0, O_RESET_EVERY },
     { "kill-dst-every", required_argument, 0, O_KILL_DST_EVERY },
     { "verify", required_argument, 0, O_VERIFY },
     { "verify-sample", required_argument, 0, O_VERIFY_SAMPLE },
@@ -283,6 +284,7 @@ static bool opts_one(struct vqh_opts *o, int c, const char *arg, struct vqh_err 
     case O_DOWNTIME_LIMIT: return opts_int("--downtime-limit", arg, 1, 2000000, &o->downtime_limit_ms, err);
     case O_BANDWIDTH: return opts_size("--bandwidth", arg, &o->bandwidth, err);
     case O_CANCEL_EVERY: return opts_int("--cancel-every", arg, 1, 1000000, &o->cancel_every, err);
+    case O_RESET_EVERY: return opts_int("--reset-every", arg, 1, 1000000, &o->reset_every, err);
     case O_KILL_DST_EVERY: return opts_int("--kill-dst-every", arg, 1, 1000000, &o->kill_dst_every, err);
     case O_VERIFY: return opts_word("--verify", arg, verify_words, o->verify, sizeof(o->verify), err);
     case O_VERIFY_SAMPLE: return opts_int("--verify-sample", arg, 1, 1000000, &o->verify_sample, err);

@@ -61,6 +61,8 @@ struct vqh_opts {
     int downtime_limit_ms;        /* --downtime-limit, 0 = QEMU's default */
     uint64_t bandwidth;           /* --bandwidth bytes/s, 0 = QEMU's default */
     int cancel_every;             /* --cancel-every K */
+    int reset_every;              /* --reset-every K: the guest resets its data disks at every
+                                     K-th hop's checks */
     int kill_dst_every;           /* --kill-dst-every K */
     char verify[16];              /* --verify full|sample|none: after every hop */
     int verify_sample;            /* ranges per queue for sample */

@@ -55,6 +55,7 @@ void opts_usage(FILE *f, const char *command)
         "  --downtime-limit MS    --bandwidth BYTES/S\n"
         "  --cancel-every K       cancel every K-th migration mid-way (the source must go on intact)\n"
         "  --kill-dst-every K     kill the destination mid-way in every K-th migration\n"
+        "  --reset-every K        at every K-th hop's checks the guest resets its data disks\n"
         "  --verify full|sample|none  guest verification pass after every hop (sample)\n"
         "  --verify-sample N      ranges per queue in a sampled pass (16)\n"
         "  --gap MIN:MAX          random wait in ms before each migration (200:1500)\n"
@@ -113,6 +114,8 @@ json_t *opts_to_json(const struct vqh_opts *o)
     json_object_set_new(j, "disk_graph", graphs);
     json_object_set_new(j, "nbd_chaos", o->nbd_chaos_max_ms ? json_sprintf("%d:%d", o->nbd_chaos_min_ms,
                                                                          o->nbd_chaos_max_ms) : json_null());
+    if (j)
+        json_object_set_new(j, "reset_every", json_integer(o->reset_every));
     return j;
 }
 
@@ -188,6 +191,7 @@ void opts_reproducer(const struct vqh_opts *o, char *buf, size_t cap)
     if (o->downtime_limit_ms) { snprintf(num, sizeof(num), "%d", o->downtime_limit_ms); opts_append(buf, cap, "--downtime-limit", num); }
     if (o->bandwidth) { snprintf(num, sizeof(num), "%llu", (unsigned long long)o->bandwidth); opts_append(buf, cap, "--bandwidth", num); }
     if (o->cancel_every) { snprintf(num, sizeof(num), "%d", o->cancel_every); opts_append(buf, cap, "--cancel-every", num); }
+    if (o->reset_every) { snprintf(num, sizeof(num), "%d", o->reset_every); opts_append(buf, cap, "--reset-every", num); }
     if (o->kill_dst_every) { snprintf(num, sizeof(num), "%d", o->kill_dst_every); opts_append(buf, cap, "--kill-dst-every", num); }
     opts_append(buf, cap, "--verify", o->verify);
     snprintf(num, sizeof(num), "%d:%d", o->min_gap_ms, o->max_gap_ms); opts_append(buf, cap, "--gap", num);

@@ -14,6 +14,7 @@
 #include "modes.h"
 #include "prestart.h"
 #include "ramcheck.h"
+#include "reset.h"
 #include "session.h"
 #include "blockgraph.h"
 
@@ -127,6 +128,10 @@ static bool loop_check(struct session *s, struct hop_record *h, uint64_t seq_don
         return false;
     }
     json_decref(reply);
+    if (reset_due(s->o, h->index) && !reset_data_disks(s, v, h->index, &err)) {
+        session_fail(s, VERDICT_FAIL, "%s", err.msg);
+        return false;
+    }
     bool inject = !strcmp(s->o->inject, "overwrite-block") && s->o->inject_hop == h->index;
     if (inject) {
         uint64_t lba;

@@ -205,7 +205,9 @@ static int lab_cell_cmd(struct lab_args *a)
                     a->cell ? "" : "index", a->matrix, m.ncells);
     } else if (known && load_known(a, &m, known, &err) && lab_night_prepare(a->out, &m, &err)) {
         lab_signals_install();
-        struct lab_cell_plan plan = {lab_self_exe(), a->repeat, known};
+        /* VQH_LAB_VQHAMMER: a stand-in for the attempts (the tests' seed-dependent fake). */
+        const char *runner = getenv("VQH_LAB_VQHAMMER");
+        struct lab_cell_plan plan = {runner && *runner ? runner : lab_self_exe(), a->repeat, known};
         int v = lab_cell_run(&m, idx, a->out, &plan, &err);
         rc = v < 0 ? 2 : v == LAB_PASS ? 0 : v == LAB_ERROR ? 2 : 1;
         if (v >= 0 && !a->quiet)

@@ -263,6 +263,54 @@ static void test_bisect(void **state)
     assert_true(harness_no_qemu_left());
 }
 
+/*
+ * Flaky or solid, end to end without QEMU: a stand-in for vqhammer (VQH_LAB_VQHAMMER) fails with
+ * the cell's own seed and passes with any other. First attempt and the same-seed rerun fail, the
+ * two fresh seeds pass: flaky at 50%.
+ */
+static void test_flaky(void **state)
+{
+    (void)state;
+    char fake_text[2048];
+    snprintf(fake_text, sizeof(fake_text),
+             "#!/bin/sh\n"
+             "while [ $# -gt 0 ]; do case \"$1\" in --seed) seed=$2; shift;; --json) json=$2; shift;; esac; shift; done\n"
+             "state='%s/first-seed'\n"
+             "[ -f \"$state\" ] || echo \"$seed\" > \"$state\"\n"
+             "if [ \"$seed\" = \"$(cat \"$state\")\" ]; then v=FAIL; else v=PASS; fi\n"
+             "printf '{\"verdict\":\"%%s\",\"reason\":\"fake %%s\",\"accel\":\"tcg\",\"duration_s\":1.0,"
+             "\"total_ops\":100,\"hops\":[],\"summary\":{}}\\n' $v $v > \"$json\"\n"
+             "[ $v = PASS ]\n",
+             harness_dir());
+    const char *fake = scratch("fake-vqhammer");
+    write_text(fake, fake_text);
+    assert_int_equal(chmod(fake, 0755), 0);
+    const char *m = scratch("flaky.yaml");
+    write_text(m, "name: flaky\nseed: 3\nreruns: {same_seed: 1, fresh_seeds: 2}\n"
+                  "builds: [{name: fake, qemu: /bin/true}]\naxes: {boot: pvh, smp: 1}\n");
+    setenv("VQH_LAB_VQHAMMER", fake, 1);
+    const char *args[] = {"lab", "run", m, "--out", scratch("nights/flaky"), "--quiet", NULL};
+    int rc = harness_tool(args, scratch("flaky.out"), 60000);
+    unsetenv("VQH_LAB_VQHAMMER");
+    assert_int_equal(rc, 1);   /* flaky counts as a failure */
+    char p[1200];
+    snprintf(p, sizeof(p), "%s/cells/fake+pc-q35-7.2+pvh+smp1+q4+io1+default+default+default/cell.json", scratch("nights/flaky"));
+    json_t *c = json_load_file(p, 0, NULL);
+    assert_non_null(c);
+    assert_string_equal(json_string_value(json_object_get(c, "verdict")), "flaky");
+    assert_int_equal(json_integer_value(json_object_get(c, "attempts_run")), 4);
+    assert_int_equal(json_integer_value(json_object_get(c, "failures")), 2);
+    assert_true(json_real_value(json_object_get(c, "fail_rate")) == 0.5);
+    const char *why[] = {"first", "rerun, same seed", "rerun, fresh seed", "rerun, fresh seed"};
+    const char *verdict[] = {"FAIL", "FAIL", "PASS", "PASS"};
+    for (size_t i = 0; i < 4; i++) {
+        json_t *a = json_array_get(json_object_get(c, "attempts"), i);
+        assert_string_equal(json_string_value(json_object_get(a, "why")), why[i]);
+        assert_string_equal(json_string_value(json_object_get(a, "verdict")), verdict[i]);
+    }
+    json_decref(c);
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -274,7 +322,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_night), cmocka_unit_test(test_browser), cmocka_unit_test(test_resume),
-        cmocka_unit_test(test_interrupt), cmocka_unit_test(test_bisect),
+        cmocka_unit_test(test_interrupt), cmocka_unit_test(test_bisect), cmocka_unit_test(test_flaky),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }

@@ -9,6 +9,7 @@
 #include "lab_report.h"
 #include "lab_sched.h"
 #include "lab_slurm.h"
+#include "cmd_lab.h"
 
 #include <getopt.h>
 #include <libgen.h>
@@ -21,14 +22,6 @@
 
 #define CHARTJS_DEFAULT "/usr/share/javascript/chart.js/chart.min.js"
 
-struct lab_args {
-    const char *matrix, *out, *root, *db, *known, *resume, *cell, *chartjs, *night;
-    uint64_t seed;
-    int jobs, repeat, index, nights;
-    bool bisect, quiet, slurm, wait;
-    int nextra;
-    const char *extra[16];
-};
 
 static void lab_usage(FILE *f)
 {
@@ -122,71 +115,10 @@ static int parse_args(struct lab_args *a, int argc, char **argv)
     return 0;
 }
 
-static int fail(const char *msg, bool bisect)
+int lab_cmd_fail(const char *msg, bool bisect)
 {
     fprintf(stderr, "vqhammer lab: %s\n", msg);
     return bisect ? 125 : 2;
-}
-
-static void default_db(const char *night, char *out, size_t cap)
-{
-    char tmp[LAB_PATH_MAX];
-    snprintf(tmp, sizeof(tmp), "%s", night);
-    snprintf(out, cap, "%s/lab.sqlite", dirname(tmp));
-}
-
-/* Database, trends and the four reports of a night; returns the night's status (0/1/2). */
-static int collect_night(const char *night_dir, const char *db_arg, const char *chartjs, bool quiet, struct vqh_err *err)
-{
-    char db[LAB_PATH_MAX + 16], p[LAB_PATH_MAX + 32], abs[PATH_MAX];
-    if (db_arg)
-        snprintf(db, sizeof(db), "%s", db_arg);
-    else
-        default_db(night_dir, db, sizeof(db));
-    json_t *night = lab_night_collect(night_dir, err);
-    if (!night)
-        return -1;
-    int rc = -1;
-    if (!lab_db_store(db, night, err))
-        goto out;
-    const char *name = json_string_value(json_object_get(json_object_get(night, "night"), "name"));
-    json_t *trends = lab_db_trends(db, name, realpath(night_dir, abs) ? abs : night_dir, 30, err);
-    if (!trends)
-        goto out;
-    bool ok = true;
-    snprintf(p, sizeof(p), "%s/junit.xml", night_dir);
-    ok = ok && lab_report_junit(p, night, err);
-    snprintf(p, sizeof(p), "%s/results.tap", night_dir);
-    ok = ok && lab_report_tap(p, night, err);
-    snprintf(p, sizeof(p), "%s/report.json", night_dir);
-    ok = ok && lab_report_json(p, night, err);
-    snprintf(p, sizeof(p), "%s/report.html", night_dir);
-    ok = ok && lab_report_html(p, night, trends, chartjs, err);
-    if (ok) {
-        json_t *s = json_object_get(night, "summary");
-        if (!quiet) {
-            printf("lab %s: %lld cells: pass %lld, flaky %lld, fail %lld (known issues %lld), error %lld\n", name,
-                   (long long)json_integer_value(json_object_get(s, "cells")), (long long)json_integer_value(json_object_get(s, "pass")),
-                   (long long)json_integer_value(json_object_get(s, "flaky")), (long long)json_integer_value(json_object_get(s, "fail")),
-                   (long long)json_integer_value(json_object_get(s, "known")), (long long)json_integer_value(json_object_get(s, "error")));
-            size_t i;
-            json_t *c;
-            json_array_foreach(json_object_get(night, "cells"), i, c) {
-                const char *v = json_string_value(json_object_get(c, "verdict"));
-                if (v && strcmp(v, "pass"))
-                    printf("  %-5s %s: %s%s\n", v, json_string_value(json_object_get(c, "id")),
-                           json_string_value(json_object_get(c, "reason")) ?: "",
-                           json_is_object(json_object_get(c, "known_issue")) ? " [known issue]" : "");
-            }
-            lab_history_print(stdout, trends, NULL);
-            printf("reports: %s/{report.html,report.json,results.tap,junit.xml}\ndatabase: %s\n", night_dir, db);
-        }
-        rc = lab_night_status(night);
-    }
-    json_decref(trends);
-out:
-    json_decref(night);
-    return rc;
 }
 
 static bool load_known(const struct lab_args *a, const struct lab_matrix *m, struct lab_known *k, struct vqh_err *err)
@@ -207,19 +139,19 @@ static int lab_run(struct lab_args *a)
     if (a->resume) {
         json_t *info = lab_night_info(a->resume, &err);
         if (!info)
-            return fail(err.msg, a->bisect);
+            return lab_cmd_fail(err.msg, a->bisect);
         snprintf(night, sizeof(night), "%s", a->resume);
         snprintf(matrix, sizeof(matrix), "%s", json_string_value(json_object_get(info, "matrix")));
         seed = strtoull(json_string_value(json_object_get(info, "seed")), NULL, 0);
         json_decref(info);
     } else if (!a->matrix) {
-        return fail("lab run: which matrix? (vqhammer lab run MATRIX; see vqhammer lab --help)", a->bisect);
+        return lab_cmd_fail("lab run: which matrix? (vqhammer lab run MATRIX; see vqhammer lab --help)", a->bisect);
     } else {
         snprintf(matrix, sizeof(matrix), "%s", a->matrix);
     }
     struct lab_matrix m;
     if (!lab_matrix_load(&m, matrix, seed, &err))
-        return fail(err.msg, a->bisect);
+        return lab_cmd_fail(err.msg, a->bisect);
     if (!a->resume) {
         if (a->out) {
             snprintf(night, sizeof(night), "%s", a->out);
@@ -243,7 +175,7 @@ static int lab_run(struct lab_args *a)
                 (unsigned long long)m.seed, a->jobs, night);
     if (lab_sched_run(&m, &so, &err))
         goto out;
-    rc = collect_night(night, a->db, a->chartjs, a->quiet, &err);
+    rc = lab_cmd_collect_night(night, a->db, a->chartjs, a->quiet, &err);
 out:
     free(known);
     lab_matrix_free(&m);
@@ -261,10 +193,10 @@ static int lab_cell_cmd(struct lab_args *a)
 {
     struct vqh_err err = {0};
     if (!a->matrix || !a->out || (!a->cell && a->index < 0))
-        return fail("lab cell: needs MATRIX, --out NIGHT and --cell ID or --index I", a->bisect);
+        return lab_cmd_fail("lab cell: needs MATRIX, --out NIGHT and --cell ID or --index I", a->bisect);
     struct lab_matrix m;
     if (!lab_matrix_load(&m, a->matrix, a->seed, &err))
-        return fail(err.msg, a->bisect);
+        return lab_cmd_fail(err.msg, a->bisect);
     int idx = a->cell ? lab_matrix_find(&m, a->cell) : a->index;
     struct lab_known *known = calloc(1, sizeof(*known));
     int rc = 2;
@@ -273,7 +205,9 @@ static int lab_cell_cmd(struct lab_args *a)
                     a->cell ? "" : "index", a->matrix, m.ncells);
     } else if (known && load_known(a, &m, known, &err) && lab_night_prepare(a->out, &m, &err)) {
         lab_signals_install();
-        struct lab_cell_plan plan = {lab_self_exe(), a->repeat, known};
+        /* VQH_LAB_VQHAMMER: a stand-in for the attempts (the tests' seed-dependent fake). */
+        const char *runner = getenv("VQH_LAB_VQHAMMER");
+        struct lab_cell_plan plan = {runner && *runner ? runner : lab_self_exe(), a->repeat, known};
         int v = lab_cell_run(&m, idx, a->out, &plan, &err);
         rc = v < 0 ? 2 : v == LAB_PASS ? 0 : v == LAB_ERROR ? 2 : 1;
         if (v >= 0 && !a->quiet)
@@ -305,10 +239,10 @@ static int lab_cells_cmd(struct lab_args *a)
 {
     struct vqh_err err = {0};
     if (!a->matrix)
-        return fail("lab cells: which matrix?", false);
+        return lab_cmd_fail("lab cells: which matrix?", false);
     struct lab_matrix m;
     if (!lab_matrix_load(&m, a->matrix, a->seed, &err))
-        return fail(err.msg, false);
+        return lab_cmd_fail(err.msg, false);
     char abs[PATH_MAX], seed[32];
     snprintf(seed, sizeof(seed), "0x%llx", (unsigned long long)m.seed);
     const char *night = a->out ? a->out : "lab-results/NIGHT";
@@ -330,12 +264,12 @@ static int lab_submit_cmd(struct lab_args *a)
 {
     struct vqh_err err = {0};
     if (!a->slurm)
-        return fail("lab submit: name the engine: --slurm (for others, `vqhammer lab cells` prints one command per cell)", false);
+        return lab_cmd_fail("lab submit: name the engine: --slurm (for others, `vqhammer lab cells` prints one command per cell)", false);
     if (!a->matrix || !a->out)
-        return fail("lab submit: needs MATRIX and --out SHARED_NIGHT (a directory every node sees)", false);
+        return lab_cmd_fail("lab submit: needs MATRIX and --out SHARED_NIGHT (a directory every node sees)", false);
     struct lab_matrix m;
     if (!lab_matrix_load(&m, a->matrix, a->seed, &err))
-        return fail(err.msg, false);
+        return lab_cmd_fail(err.msg, false);
     char abs[PATH_MAX], job[64] = "";
     struct lab_slurm_opts so = {a->out, realpath(a->matrix, abs) ? abs : a->matrix, lab_self_exe(), a->known, getenv("VQH_SBATCH"),
                                 a->repeat, a->wait, a->nextra, {0}, job, sizeof(job)};
@@ -355,47 +289,6 @@ static int lab_submit_cmd(struct lab_args *a)
     return rc;
 }
 
-static int lab_collect_cmd(struct lab_args *a)
-{
-    struct vqh_err err = {0};
-    const char *night = a->matrix ? a->matrix : a->night;
-    if (!night)
-        return fail("lab collect: which night directory?", false);
-    int rc = collect_night(night, a->db, a->chartjs, a->quiet, &err);
-    if (rc < 0)
-        return fail(err.msg, false);
-    return rc;
-}
-
-static int lab_history_cmd(struct lab_args *a)
-{
-    struct vqh_err err = {0};
-    char db[LAB_PATH_MAX + 16], abs[PATH_MAX], name[LAB_NAME_MAX] = "";
-    const char *night = a->night ? (realpath(a->night, abs) ? abs : a->night) : NULL;
-    if (a->db)
-        snprintf(db, sizeof(db), "%s", a->db);
-    else if (a->night)
-        default_db(a->night, db, sizeof(db));
-    else
-        snprintf(db, sizeof(db), "lab-results/lab.sqlite");
-    if (a->matrix) {
-        snprintf(name, sizeof(name), "%s", a->matrix);
-    } else if (a->night) {
-        json_t *info = lab_night_info(a->night, &err);
-        if (!info)
-            return fail(err.msg, false);
-        snprintf(name, sizeof(name), "%s", json_string_value(json_object_get(info, "name")));
-        json_decref(info);
-    } else {
-        return fail("lab history: name the matrix (--matrix NAME) or the night (--night DIR)", false);
-    }
-    json_t *trends = lab_db_trends(db, name, night, a->nights, &err);
-    if (!trends)
-        return fail(err.msg, false);
-    int rc = lab_history_print(stdout, trends, NULL);
-    json_decref(trends);
-    return rc;
-}
 
 int cmd_lab(int argc, char **argv)
 {
@@ -417,9 +310,9 @@ int cmd_lab(int argc, char **argv)
     if (!strcmp(sub, "submit"))
         return lab_submit_cmd(&a);
     if (!strcmp(sub, "collect"))
-        return lab_collect_cmd(&a);
+        return lab_cmd_collect(&a);
     if (!strcmp(sub, "history"))
-        return lab_history_cmd(&a);
+        return lab_cmd_history(&a);
     fprintf(stderr, "vqhammer lab: unknown subcommand '%s' (run, cells, cell, submit, collect, history)\n", sub);
     return 2;
 }

@@ -5,6 +5,7 @@
 #include "report.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,9 +104,10 @@ static bool short_link(const char *dir, char *link, size_t cap)
 {
     const char *tmp = getenv("TMPDIR");
     snprintf(link, cap, "%s/vqhl-XXXXXX", tmp && *tmp && strlen(tmp) < 40 ? tmp : "/tmp");
-    if (!mkdtemp(link) || rmdir(link))
+    char abs[PATH_MAX];
+    if (!realpath(dir, abs) || !mkdtemp(link) || rmdir(link))   /* a relative target would resolve in /tmp */
         return false;
-    return symlink(dir, link) == 0;
+    return symlink(abs, link) == 0;
 }
 
 /* A path the report names under the link, named again under the real directory. */

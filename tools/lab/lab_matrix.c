@@ -6,8 +6,7 @@
  *   [{AXIS: value or [values]}].
  * OPTIONS are vqhammer's own options (README), spelled with '_' (run_seconds: 5, postcopy: true).
  */
-#include "lab.h"
-#include "lab_yaml.h"
+#include "lab_matrix_int.h"
 
 #include <libgen.h>
 #include <stdio.h>
@@ -23,118 +22,11 @@ const char *lab_axis_name(enum lab_axis a)
     return a < LAB_NAXES ? axis_names[a] : "?";
 }
 
-/* The vqhammer options a matrix may set; the lab owns the rest (seed, json, workdir, ...). */
-struct opt_spec {
-    const char *key;
-    char kind;             /* i: number, s: text, b: flag, m: --key=N, e: one of choices */
-    const char *choices;   /* for e: "a|b|c" */
-};
-
-static const struct opt_spec opt_specs[] = {
-    {"command", 'e', "migrate|run"}, {"accel", 'e', "auto|kvm|tcg"}, {"mem", 'i', NULL},
-    {"disk_size", 's', NULL}, {"queue_size", 'i', NULL}, {"aio", 'e', "threads|native|io_uring"},
-    {"cache", 's', NULL}, {"disk_opts", 's', NULL}, {"guest_config", 's', NULL},
-    {"guest_mode", 'e', "irq|poll"}, {"migrations", 'i', NULL}, {"duration", 'i', NULL},
-    {"run_seconds", 'i', NULL}, {"transport", 'e', "unix|tcp"}, {"multifd", 'm', NULL},
-    {"postcopy", 'b', NULL}, {"xbzrle", 'b', NULL}, {"auto_converge", 'b', NULL},
-    {"check_ram", 'b', NULL}, {"downtime_limit", 'i', NULL}, {"bandwidth", 'i', NULL},
-    {"cancel_every", 'i', NULL}, {"kill_dst_every", 'i', NULL}, {"verify", 'e', "full|sample|none"},
-    {"verify_sample", 'i', NULL}, {"gap", 's', NULL}, {"migrate_timeout", 'i', NULL},
-    {"boot_timeout", 'i', NULL}, {"guest_timeout", 'i', NULL},
-    {"inject", 'e', "abort-src|stop-dst|overwrite-block|ram-diff"}, {"inject_hop", 'i', NULL},
-};
-
-static const struct opt_spec *opt_find(const char *key)
-{
-    for (size_t i = 0; i < sizeof(opt_specs) / sizeof(opt_specs[0]); i++)
-        if (!strcmp(opt_specs[i].key, key))
-            return &opt_specs[i];
-    return NULL;
-}
-
-static bool choice_ok(const char *choices, const char *v)
-{
-    size_t n = strlen(v);
-    for (const char *p = choices; *p;) {
-        const char *bar = strchr(p, '|');
-        size_t len = bar ? (size_t)(bar - p) : strlen(p);
-        if (len == n && !strncmp(p, v, n))
-            return true;
-        p += len + (bar ? 1 : 0);
-    }
-    return false;
-}
-
-/* Set key in s, replacing an earlier value (later scenarios win). */
-static bool optset_put(struct lab_optset *s, const char *key, const char *value)
-{
-    for (int i = 0; i < s->n; i++)
-        if (!strcmp(s->o[i].key, key)) {
-            snprintf(s->o[i].value, sizeof(s->o[i].value), "%s", value);
-            return true;
-        }
-    if (s->n >= LAB_MAX_OPTS)
-        return false;
-    snprintf(s->o[s->n].key, sizeof(s->o[0].key), "%s", key);
-    snprintf(s->o[s->n].value, sizeof(s->o[0].value), "%s", value);
-    s->n++;
-    return true;
-}
-
-static bool parse_optset(struct lab_yaml *y, yaml_node_t *map, const char *what, struct lab_optset *out,
-                         struct vqh_err *err)
-{
-    if (!lab_yaml_want(y, map, YAML_MAPPING_NODE, what, err))
-        return false;
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = lab_yaml_node(y, p->key), *v = lab_yaml_node(y, p->value);
-        const char *key = lab_yaml_str(k);
-        const struct opt_spec *spec = key ? opt_find(key) : NULL;
-        if (!spec)
-            return lab_yaml_fail(y, k, key ? key : "?", err,
-                                 "not an option a cell may set (in %s; see README, \"The lab\": "
-                                 "vqhammer's options with '_' for '-', e.g. run_seconds)", what);
-        char val[256];
-        if (!lab_yaml_get_str(y, v, key, val, sizeof(val), err))
-            return false;
-        long long num;
-        bool flag;
-        if ((spec->kind == 'i' || spec->kind == 'm') && !lab_yaml_get_int(y, v, key, 0, 1LL << 40, &num, err))
-            return false;
-        if (spec->kind == 'b' && !lab_yaml_get_bool(y, v, key, &flag, err))
-            return false;
-        if (spec->kind == 'b')
-            snprintf(val, sizeof(val), "%s", flag ? "true" : "false");
-        if (spec->kind == 'e' && !choice_ok(spec->choices, val))
-            return lab_yaml_fail(y, v, key, err, "'%s' is not one of %s", val, spec->choices);
-        if (!optset_put(out, key, val))
-            return lab_yaml_fail(y, k, key, err, "too many options (at most %d)", LAB_MAX_OPTS);
-    }
-    return true;
-}
-
-static bool name_ok(const char *s)
-{
-    if (!*s)
-        return false;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-              *s == '.' || *s == '-' || *s == '_'))
-            return false;
-    return true;
-}
-
 /* Everything found in the file, before expansion. */
 struct axis_vals {
     int n;
     char v[32][LAB_NAME_MAX];
     yaml_node_t *node[32];
-};
-
-struct scenarios {
-    int n;
-    char name[32][LAB_NAME_MAX];
-    struct lab_optset set[32];
 };
 
 struct parsed {
@@ -144,62 +36,6 @@ struct parsed {
     yaml_node_t *exclude, *only;
 };
 
-static bool parse_scenarios(struct lab_yaml *y, yaml_node_t *map, const char *what, struct scenarios *s,
-                            struct vqh_err *err)
-{
-    if (!lab_yaml_want(y, map, YAML_MAPPING_NODE, what, err))
-        return false;
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = lab_yaml_node(y, p->key);
-        const char *name = lab_yaml_str(k);
-        if (!name || !name_ok(name) || strlen(name) >= LAB_NAME_MAX)
-            return lab_yaml_fail(y, k, what, err, "scenario name '%s' must be letters, digits, '.', '-', '_'",
-                                 name ? name : "?");
-        if (s->n >= 32)
-            return lab_yaml_fail(y, k, what, err, "too many scenarios (at most 32)");
-        snprintf(s->name[s->n], LAB_NAME_MAX, "%s", name);
-        if (!parse_optset(y, lab_yaml_node(y, p->value), name, &s->set[s->n], err))
-            return false;
-        s->n++;
-    }
-    return true;
-}
-
-static bool parse_builds(struct lab_yaml *y, yaml_node_t *seq, struct lab_matrix *m, struct vqh_err *err)
-{
-    if (!lab_yaml_want(y, seq, YAML_SEQUENCE_NODE, "builds", err))
-        return false;
-    for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top; it++) {
-        yaml_node_t *b = lab_yaml_node(y, *it);
-        if (!lab_yaml_want(y, b, YAML_MAPPING_NODE, "builds", err))
-            return false;
-        if (m->nbuilds >= LAB_MAX_BUILDS)
-            return lab_yaml_fail(y, b, "builds", err, "too many builds (at most %d)", LAB_MAX_BUILDS);
-        struct lab_build *lb = &m->builds[m->nbuilds];
-        for (yaml_node_pair_t *p = b->data.mapping.pairs.start; p < b->data.mapping.pairs.top; p++) {
-            yaml_node_t *k = lab_yaml_node(y, p->key), *v = lab_yaml_node(y, p->value);
-            const char *key = lab_yaml_str(k) ? lab_yaml_str(k) : "?";
-            bool ok;
-            if (!strcmp(key, "name"))
-                ok = lab_yaml_get_str(y, v, key, lb->name, sizeof(lb->name), err);
-            else if (!strcmp(key, "qemu"))
-                ok = lab_yaml_get_str(y, v, key, lb->qemu, sizeof(lb->qemu), err);
-            else if (!strcmp(key, "qemu_dst"))
-                ok = lab_yaml_get_str(y, v, key, lb->qemu_dst, sizeof(lb->qemu_dst), err);
-            else
-                ok = lab_yaml_fail(y, k, key, err, "unknown key in a build (name, qemu, qemu_dst)");
-            if (!ok)
-                return false;
-        }
-        if (!name_ok(lb->name) || !lb->qemu[0])
-            return lab_yaml_fail(y, b, "builds", err, "a build needs a name (letters, digits, '.', '-', '_') and qemu");
-        for (int i = 0; i < m->nbuilds; i++)
-            if (!strcmp(m->builds[i].name, lb->name))
-                return lab_yaml_fail(y, b, "builds", err, "build '%s' is named twice", lb->name);
-        m->nbuilds++;
-    }
-    return true;
-}
 
 static bool parse_axes(struct lab_yaml *y, yaml_node_t *map, struct parsed *ps, struct vqh_err *err)
 {
@@ -231,9 +67,9 @@ static bool parse_axes(struct lab_yaml *y, yaml_node_t *map, struct parsed *ps, 
             if ((a == LAB_AX_SMP || a == LAB_AX_QUEUES || a == LAB_AX_IOTHREADS) &&
                 !lab_yaml_get_int(y, e, key, a == LAB_AX_IOTHREADS ? 0 : 1, 64, &num, err))
                 return false;
-            if (a == LAB_AX_BOOT && !choice_ok("uefi|pvh", av->v[av->n]))
+            if (a == LAB_AX_BOOT && !lab_mx_choice_ok("uefi|pvh", av->v[av->n]))
                 return lab_yaml_fail(y, e, key, err, "'%s' is not a boot path (uefi, pvh)", av->v[av->n]);
-            if (!name_ok(av->v[av->n]))
+            if (!lab_mx_name_ok(av->v[av->n]))
                 return lab_yaml_fail(y, e, key, err, "'%s': use letters, digits, '.', '-', '_'", av->v[av->n]);
             av->node[av->n++] = e;
         }
@@ -366,7 +202,7 @@ static bool expand(struct lab_yaml *y, struct parsed *ps, struct lab_matrix *m, 
             int si = scenario_index(&ps->sc[a - LAB_AX_STORAGE], c->axis[a]);
             const struct lab_optset *s = si >= 0 ? &ps->sc[a - LAB_AX_STORAGE].set[si] : NULL;
             for (int i = 0; s && i < s->n; i++)
-                if (!optset_put(&c->opts, s->o[i].key, s->o[i].value))
+                if (!lab_mx_optset_put(&c->opts, s->o[i].key, s->o[i].value))
                     return lab_yaml_fail(y, lab_yaml_root(y), NULL, err, "cell %s: too many options", c->id);
         }
         bool keep = off < LAB_ID_MAX && !(ps->exclude && rules_match(y, ps->exclude, c)) &&
@@ -402,7 +238,7 @@ static bool parse_top(struct lab_yaml *y, struct lab_matrix *m, struct parsed *p
         bool ok = true;
         if (!strcmp(key, "name")) {
             ok = lab_yaml_get_str(y, v, key, m->name, sizeof(m->name), err);
-            if (ok && !name_ok(m->name))
+            if (ok && !lab_mx_name_ok(m->name))
                 ok = lab_yaml_fail(y, v, key, err, "use letters, digits, '.', '-', '_'");
         } else if (!strcmp(key, "seed")) {
             ok = lab_yaml_get_u64(y, v, key, &m->seed, err);
@@ -431,15 +267,15 @@ static bool parse_top(struct lab_yaml *y, struct lab_matrix *m, struct parsed *p
                 snprintf(m->known_issues, sizeof(m->known_issues), "%s", rel);
             }
         } else if (!strcmp(key, "defaults")) {
-            ok = parse_optset(y, v, key, &ps->defaults, err);
+            ok = lab_mx_parse_optset(y, v, key, &ps->defaults, err);
         } else if (!strcmp(key, "builds")) {
-            ok = parse_builds(y, v, m, err);
+            ok = lab_mx_parse_builds(y, v, m, err);
             have_builds = true;
         } else if (!strcmp(key, "axes")) {
             ok = parse_axes(y, v, ps, err);
         } else if (!strcmp(key, "storage") || !strcmp(key, "hops") || !strcmp(key, "caps")) {
             int i = key[0] == 's' ? 0 : key[0] == 'h' ? 1 : 2;
-            ok = parse_scenarios(y, v, key, &ps->sc[i], err);
+            ok = lab_mx_parse_scenarios(y, v, key, &ps->sc[i], err);
         } else if (!strcmp(key, "exclude") || !strcmp(key, "only")) {
             ok = lab_yaml_want(y, v, YAML_SEQUENCE_NODE, key, err);
             *(key[0] == 'e' ? &ps->exclude : &ps->only) = v;

@@ -86,8 +86,11 @@ int lab_slurm_submit(const struct lab_matrix *m, const struct lab_slurm_opts *o,
         vqh_err_set(err, "cannot run %s: %s (install Debian's slurm-client)", argv[0], strerror(errno));
         return 2;
     }
+    /* --wait lasts as long as the job: bounded by every cell's every attempt run one after another. */
+    int attempts = 1 + m->rerun_same + m->rerun_fresh + (o->repeat > 1 ? o->repeat - 1 : 0);
+    int64_t limit_ms = o->wait ? ((int64_t)m->cell_timeout_s * attempts * m->ncells + 600) * 1000 : 60000;
     bool to, intr;
-    int code = lab_proc_exit_code(lab_proc_wait(pid, true, o->wait ? 0 : 60000, &to, &intr));
+    int code = lab_proc_exit_code(lab_proc_wait(pid, true, limit_ms, &to, &intr));
     FILE *f = fopen(out, "r");
     char line[256] = "";
     if (f) {
@@ -96,8 +99,9 @@ int lab_slurm_submit(const struct lab_matrix *m, const struct lab_slurm_opts *o,
         fclose(f);
     }
     line[strcspn(line, "\n")] = '\0';
-    if (intr) {
-        vqh_err_set(err, "interrupted while sbatch waited (the job goes on: scancel %s)", line);
+    if (intr || to) {
+        vqh_err_set(err, "%s while sbatch waited (the job may go on: scancel %s)", intr ? "interrupted" : "timed out",
+                    line[0] ? line : "JOB");
         return 2;
     }
     /* With --wait, sbatch's status is the job's worst: a failing cell is not a submission error. */

@@ -81,13 +81,19 @@ static bool loop_check(struct session *s, struct hop_record *h, uint64_t seq_don
     char line[128];
     json_t *reply = NULL;
     struct vm *v = s->vm;
-    if (!health_block(s, v, &err) || !health_virtio(s, v, &err)) {
+    /* The guest takes its epoch while the host asks QEMU about the device. */
+    uint64_t epoch_after;
+    snprintf(line, sizeof(line), "epoch epoch=%d\n", h->index);
+    if (!heartbeat_send(s, v, line, &epoch_after, &err) || !health_block(s, v, &err) || !health_virtio(s, v, &err)) {
         session_fail(s, VERDICT_FAIL, "hop %d: %s", h->index, err.msg);
         return false;
     }
-    snprintf(line, sizeof(line), "epoch epoch=%d\n", h->index);
-    if (!loop_cmd(s, line, "epoch", NULL))
+    if (!heartbeat_reply(s, v, epoch_after, "epoch", QUIESCE_TIMEOUT_MS, NULL, &err)) {
+        session_fail(s, VERDICT_FAIL, "%s", err.msg);
+        if (vm_alive(v))
+            session_evidence_vm(s, v, "guest did not answer");
         return false;
+    }
     if (!heartbeat_wait(s, v, seq_done, ops_before, s->o->guest_timeout_ms, &err)) {
         session_fail(s, VERDICT_FAIL, "hop %d: %s", h->index, err.msg);
         session_evidence_vm(s, v, "no progress after migration");

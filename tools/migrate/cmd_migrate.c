@@ -99,18 +99,25 @@ static bool loop_check(struct session *s, struct hop_record *h, uint64_t seq_don
     char line[128];
     json_t *reply = NULL;
     struct vm *v = s->vm;
-    if (!health_block(s, v, &err) || !health_virtio(s, v, &err) ||
+    /* The hop is over: the guest's TLB workaround is needed no more (knownbug.h). */
+    if (h->tcg_dirty_exposed && !loop_cmd(s, h, "tlb refresh=off\n", "tlb", NULL))
+        return false;
+    /* The guest takes its epoch while the host asks QEMU about the device and the block graph. */
+    uint64_t epoch_after;
+    snprintf(line, sizeof(line), "epoch epoch=%d\n", h->index);
+    if (!heartbeat_send(s, v, line, &epoch_after, &err) || !health_block(s, v, &err) || !health_virtio(s, v, &err) ||
         !blockgraph_check(v->qmp, s->o, s->ndisks, s->disk_ptrs, v->label, s->o->qmp_timeout_ms, &err) ||
         !nbd_server_alive(s->nbd, &err)) {
         session_fail(s, VERDICT_FAIL, "hop %d: %s", h->index, err.msg);
         return false;
     }
-    /* The hop is over: the guest's TLB workaround is needed no more (knownbug.h). */
-    if (h->tcg_dirty_exposed && !loop_cmd(s, h, "tlb refresh=off\n", "tlb", NULL))
+    if (!heartbeat_reply(s, v, epoch_after, "epoch", QUIESCE_TIMEOUT_MS, NULL, &err)) {
+        session_fail(s, VERDICT_FAIL, "%s", err.msg);
+        loop_guest_failed(s, h);
+        if (vm_alive(v))
+            session_evidence_vm(s, v, "guest did not answer");
         return false;
-    snprintf(line, sizeof(line), "epoch epoch=%d\n", h->index);
-    if (!loop_cmd(s, h, line, "epoch", NULL))
-        return false;
+    }
     if (!heartbeat_wait(s, v, seq_done, ops_before, s->o->guest_timeout_ms, &err)) {
         session_fail(s, VERDICT_FAIL, "hop %d: %s", h->index, err.msg);
         loop_guest_failed(s, h);

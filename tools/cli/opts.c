@@ -1,5 +1,6 @@
 /* opts.c: flags of `vqhammer run` and `vqhammer migrate`, their defaults and checks. */
 #include "opts.h"
+#include "hop_action.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -17,7 +18,7 @@ enum {
     O_RUN_SECONDS, O_TRANSPORT, O_MULTIFD, O_POSTCOPY, O_XBZRLE, O_AUTO_CONVERGE,
     O_DOWNTIME_LIMIT, O_BANDWIDTH, O_CANCEL_EVERY, O_KILL_DST_EVERY, O_VERIFY, O_VERIFY_SAMPLE,
     O_GAP, O_BOOT_TIMEOUT, O_MIGRATE_TIMEOUT, O_GUEST_TIMEOUT, O_KEEP, O_JSON, O_JUNIT,
-    O_QMP_LOG, O_WORKDIR, O_QUIET, O_VERBOSE, O_INJECT, O_INJECT_HOP, O_HELP, O_DISK_OVERWRITE, O_FINAL_STATE, O_CHECK_RAM,
+    O_QMP_LOG, O_WORKDIR, O_QUIET, O_VERBOSE, O_INJECT, O_INJECT_HOP, O_HOP_ACTIONS, O_HOP_MIX, O_HELP, O_DISK_OVERWRITE, O_FINAL_STATE, O_CHECK_RAM,
 };
 
 static const struct option long_opts[] = {
@@ -73,6 +74,8 @@ static const struct option long_opts[] = {
     { "verbose", no_argument, 0, O_VERBOSE },
     { "inject", required_argument, 0, O_INJECT },
     { "inject-hop", required_argument, 0, O_INJECT_HOP },
+    { "hop-actions", required_argument, 0, O_HOP_ACTIONS },
+    { "hop-mix", required_argument, 0, O_HOP_MIX },
     { "help", no_argument, 0, O_HELP },
     { 0, 0, 0, 0 },
 };
@@ -118,6 +121,7 @@ void opts_defaults(struct vqh_opts *o, const char *command)
     o->migrations = 10;
     o->run_seconds = 10;
     snprintf(o->verify, sizeof(o->verify), "sample");
+    snprintf(o->hop_mix, sizeof(o->hop_mix), "rotate");
     o->verify_sample = 16;
     o->min_gap_ms = 200;
     o->max_gap_ms = 1500;
@@ -194,6 +198,7 @@ static const char *const aio_words[] = { "threads", "native", "io_uring", NULL }
 static const char *const cache_words[] = { "none", "writeback", "writethrough", "directsync", "unsafe", NULL };
 static const char *const mode_words[] = { "irq", "poll", NULL };
 static const char *const verify_words[] = { "full", "sample", "none", NULL };
+static const char *const hop_mix_words[] = { "rotate", "random", NULL };
 static const char *const inject_words[] = { "abort-src", "stop-dst", "overwrite-block", "ram-diff", "none", NULL };
 
 static bool opts_one(struct vqh_opts *o, int c, const char *arg, struct vqh_err *err)
@@ -304,6 +309,14 @@ static bool opts_one(struct vqh_opts *o, int c, const char *arg, struct vqh_err 
     case O_VERBOSE: o->verbose = true; return true;
     case O_INJECT: return opts_word("--inject", arg, inject_words, o->inject, sizeof(o->inject), err);
     case O_INJECT_HOP: return opts_int("--inject-hop", arg, 1, 1000000, &o->inject_hop, err);
+    case O_HOP_ACTIONS:
+        if (strlen(arg) >= sizeof(o->hop_actions)) {
+            vqh_err_set(err, "--hop-actions: list too long");
+            return false;
+        }
+        snprintf(o->hop_actions, sizeof(o->hop_actions), "%s", arg);
+        return hop_action_parse(arg, &o->hop_action_mask, err);
+    case O_HOP_MIX: return opts_word("--hop-mix", arg, hop_mix_words, o->hop_mix, sizeof(o->hop_mix), err);
     }
     vqh_err_set(err, "internal: unhandled option %d", c);
     return false;
@@ -396,5 +409,7 @@ bool opts_validate(struct vqh_opts *o, struct vqh_err *err)
     }
     if (o->inject[0] && strcmp(o->inject, "none") && !o->inject_hop)
         o->inject_hop = 1;
+    if (!hop_action_validate(o, err))
+        return false;
     return true;
 }

@@ -36,6 +36,11 @@ struct hop_record {
     uint64_t inflight_at_start;   /* requests in flight when the migration started */
     uint64_t verify_checked, verify_errors;
     char failure[HOP_TEXT_MAX];   /* empty when ok */
+    /* --hop-actions (tools/hop/) */
+    int action;                   /* enum hop_action; 0: none */
+    char action_name[24];         /* "" when none */
+    int legs;                     /* migrations in this hop (paused: several in a row) */
+    char jobs[256];               /* block jobs' end states: "id=status ..." */
 };
 
 struct run_result {

@@ -1,6 +1,7 @@
 /* qemu_cmd.c: building the QEMU argv of a VM. */
 #include "qemu_cmd.h"
 #include "blockgraph.h"
+#include "hop_action.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -108,8 +109,9 @@ bool qemu_cmd_build(struct qemu_cmd *c, const struct vqh_opts *o, const struct q
             snprintf(iothread, sizeof(iothread), ",iothread=iothread%d", i % o->iothreads);
         /* num-queues always explicit: its default follows -smp and a mismatch breaks migration
          * (QEMU GitLab #2594). */
-        qemu_cmd_arg(c, "virtio-blk-pci,drive=%s,id=vqhdisk%d,serial=%s,num-queues=%d,queue-size=%d%s%s%s%s",
+        qemu_cmd_arg(c, "virtio-blk-pci,drive=%s,id=vqhdisk%d,serial=%s,num-queues=%d,queue-size=%d%s%s%s%s%s",
                  node, i, serial, o->queues, o->queue_size, iothread, blockgraph_device_props(o),
+                 hop_action_device_props(o),
                  o->disk_extra[0] ? "," : "", o->disk_extra);
     }
     if (in->paused)

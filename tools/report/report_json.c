@@ -82,6 +82,11 @@ static json_t *hop_json(const struct hop_record *h)
     bad |= json_object_set_new(o, "inflight_at_start", ju64(h->inflight_at_start));
     bad |= json_object_set_new(o, "verify_checked", ju64(h->verify_checked));
     bad |= json_object_set_new(o, "verify_errors", ju64(h->verify_errors));
+    if (h->action_name[0]) { /* --hop-actions */
+        bad |= json_object_set_new(o, "action", JSTR(h->action_name));
+        bad |= json_object_set_new(o, "legs", json_integer(h->legs));
+        bad |= json_object_set_new(o, "jobs", JSTR(h->jobs));
+    }
     if (h->failure[0])
         bad |= json_object_set_new(o, "failure", JSTR(h->failure));
     /* A member that could not be built (out of memory) would be missing: refuse the record. */

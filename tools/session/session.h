@@ -32,6 +32,7 @@ struct session {
     struct status_line status;
     int64_t start_ms;
     bool failed;                  /* result.verdict decided (FAIL or ERROR) */
+    bool dst_paused;              /* the next incoming QEMU starts with -S (hop actions) */
 };
 
 /* Defaults, flags and their checks for `vqhammer <command>`: -1 to go on, otherwise the exit status

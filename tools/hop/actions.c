@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define PC_BANDWIDTH (32ull << 20)
+#define PC_BANDWIDTH (8ull << 20)
 
 static const char *const hop_action_names[HA__COUNT] = {
     [HA_NONE] = "none",
@@ -98,7 +98,28 @@ void hop_action_pick(struct session *s, struct hop_record *h)
     snprintf(h->action_name, sizeof(h->action_name), "%s", hop_action_name(hop_cur.act));
 }
 
+/* A failed action step: a QEMU that died or stopped answering gets named and its backtrace (from
+ * the live process or its core) goes to evidence.txt. Returns false. */
+static bool hop_failed(struct session *s, struct vm *v, struct vqh_err *err)
+{
+    if (!vm_alive(v)) {
+        struct vqh_err e2 = *err;
+        vqh_err_set(err, "QEMU %s %s (%s)", v->label, v->exit_status, e2.msg);
+        session_evidence_vm(s, v, "died during a hop action");
+    } else if (strstr(err->msg, "timed out")) {
+        session_evidence_vm(s, v, "hang during a hop action");
+    }
+    return false;
+}
+
+static bool hop_action_before_dst_do(struct session *s, struct hop_record *h, struct vqh_err *err);
+
 bool hop_action_before_dst(struct session *s, struct hop_record *h, struct vqh_err *err)
+{
+    return hop_action_before_dst_do(s, h, err) || hop_failed(s, s->vm, err);
+}
+
+static bool hop_action_before_dst_do(struct session *s, struct hop_record *h, struct vqh_err *err)
 {
     switch (hop_cur.act) {
     case HA_PAUSED:
@@ -210,7 +231,14 @@ const char *hop_action_dst_state(const struct session *s, const struct hop_recor
     return hop_action_dst_paused(h) ? "paused" : "running";
 }
 
+static bool hop_action_after_do(struct session *s, struct hop_record *h, struct vqh_err *err);
+
 bool hop_action_after(struct session *s, struct hop_record *h, struct vqh_err *err)
+{
+    return hop_action_after_do(s, h, err) || hop_failed(s, s->vm, err);
+}
+
+static bool hop_action_after_do(struct session *s, struct hop_record *h, struct vqh_err *err)
 {
     switch (hop_cur.act) {
     case HA_NONE:

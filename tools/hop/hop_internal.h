@@ -20,7 +20,6 @@ struct hop_state {
     bool cancelled;
     /* postcopy-recover */
     int pc_phase;                   /* 0 precopy, 1 postcopy started, 2 paused, 3 resumed */
-    int64_t pc_at;
     /* werror */
     bool held;
 };

@@ -58,6 +58,10 @@ bool hop_action_validate(const struct vqh_opts *o, struct vqh_err *err)
 {
     if (!o->hop_action_mask)
         return true;
+    if (strcmp(o->command, "migrate")) {
+        vqh_err_set(err, "--hop-actions belongs to `vqhammer migrate`, not `%s`", o->command);
+        return false;
+    }
     if (o->cancel_every || o->kill_dst_every || o->postcopy || o->multifd) {
         vqh_err_set(err, "--hop-actions cannot be combined with --cancel-every, --kill-dst-every, --postcopy or "
                     "--multifd (each action sets up its own migration): drop one");

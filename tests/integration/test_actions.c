@@ -33,7 +33,9 @@ static void act(struct act_run *t, const char *name, const char *actions, const 
     const char *args[48] = { "migrate", "--boot", "pvh", "--accel", "tcg", "--smp", "2", "--queues", "2",
                              "--disk-size", "16M", "--guest-timeout", "5000", "--keep", "--workdir", harness_dir(),
                              "--hop-actions", actions, "--seed", seed, "--migrations", hops };
-    int n = 21;
+    int n = 0;
+    while (args[n])
+        n++;
     snprintf(t->out, sizeof(t->out), "%s/%s.out", harness_dir(), name);
     snprintf(t->json, sizeof(t->json), "%s/%s.json", harness_dir(), name);
     for (int i = 0; extra && extra[i]; i++)

@@ -106,6 +106,8 @@ void hop_action_pick(struct session *s, struct hop_record *h)
  * the live process or its core) goes to evidence.txt. Returns false. */
 static bool hop_failed(struct session *s, struct vm *v, struct vqh_err *err)
 {
+    if (s->failed)
+        return false; /* reported with its evidence already (a migration inside the action) */
     /* A closed QMP connection usually means QEMU is dying: let it, so its exit is named. */
     if (strstr(err->msg, "connection closed"))
         proc_wait(v->proc, 3000);

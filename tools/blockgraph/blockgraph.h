@@ -28,8 +28,10 @@ const char *blockgraph_device_props(const struct vqh_opts *o);
 
 /* The -object throttle-group of every group the disks name (once each), before the disks. */
 void blockgraph_objects(struct qemu_cmd *c, const struct vqh_opts *o, int ndisks);
-/* The virtio-blk-pci -device of data disk i over its top node (JSON with vq-iothreads). */
-void blockgraph_device(struct qemu_cmd *c, const struct vqh_opts *o, int disk, const char *serial);
+/* The virtio-blk-pci -device of data disk i over its top node (JSON with vq-iothreads); props are
+ * more ",k=v" device properties (the hop actions' error policy). */
+void blockgraph_device(struct qemu_cmd *c, const struct vqh_opts *o, int disk, const char *serial,
+                       const char *props);
 /* The run's NBD server socket (nbd_server.h) that nbd protocol nodes connect to. */
 void blockgraph_set_nbd_socket(const char *path);
 

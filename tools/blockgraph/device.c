@@ -31,7 +31,7 @@ static void device_json_extra(json_t *d, const char *extra)
 }
 
 static void device_json(struct qemu_cmd *c, const struct vqh_opts *o, const struct bg_spec *sp, int disk,
-                        const char *node, const char *serial)
+                        const char *node, const char *serial, const char *props)
 {
     char id[32];
     json_t *map = json_array();
@@ -47,6 +47,7 @@ static void device_json(struct qemu_cmd *c, const struct vqh_opts *o, const stru
                           "iothread-vq-mapping", map);
     if (*blockgraph_device_props(o))
         json_object_set_new(d, "write-cache", json_string("off"));
+    device_json_extra(d, props);
     device_json_extra(d, o->disk_extra);
     char *text = json_dumps(d, JSON_COMPACT);
     qemu_cmd_arg(c, "-device");
@@ -55,14 +56,14 @@ static void device_json(struct qemu_cmd *c, const struct vqh_opts *o, const stru
     json_decref(d);
 }
 
-void blockgraph_device(struct qemu_cmd *c, const struct vqh_opts *o, int disk, const char *serial)
+void blockgraph_device(struct qemu_cmd *c, const struct vqh_opts *o, int disk, const char *serial, const char *props)
 {
     char node[32], iothread[32] = "";
     struct bg_spec sp;
     bg_spec_of(o, disk, &sp);
     blockgraph_top_node(o, disk, node, sizeof(node));
     if (sp.vq_iothreads) {
-        device_json(c, o, &sp, disk, node, serial);
+        device_json(c, o, &sp, disk, node, serial, props);
         return;
     }
     if (sp.iothread >= 0)
@@ -72,7 +73,7 @@ void blockgraph_device(struct qemu_cmd *c, const struct vqh_opts *o, int disk, c
     /* num-queues always explicit: its default follows -smp and a mismatch breaks migration
      * (QEMU GitLab #2594). */
     qemu_cmd_arg(c, "-device");
-    qemu_cmd_arg(c, "virtio-blk-pci,drive=%s,id=vqhdisk%d,serial=%s,num-queues=%d,queue-size=%d%s%s%s%s", node,
-                 disk, serial, o->queues, o->queue_size, iothread, blockgraph_device_props(o),
+    qemu_cmd_arg(c, "virtio-blk-pci,drive=%s,id=vqhdisk%d,serial=%s,num-queues=%d,queue-size=%d%s%s%s%s%s", node,
+                 disk, serial, o->queues, o->queue_size, iothread, blockgraph_device_props(o), props,
                  o->disk_extra[0] ? "," : "", o->disk_extra);
 }

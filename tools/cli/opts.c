@@ -3,6 +3,7 @@
 #include "inject_block.h"
 #include "config.h"
 #include "spec.h"
+#include "hop_action.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -21,7 +22,7 @@ enum {
     O_DOWNTIME_LIMIT, O_BANDWIDTH, O_CANCEL_EVERY, O_KILL_DST_EVERY, O_VERIFY, O_VERIFY_SAMPLE,
     O_GAP, O_BOOT_TIMEOUT, O_MIGRATE_TIMEOUT, O_GUEST_TIMEOUT, O_KEEP, O_JSON, O_JUNIT,
     O_QMP_LOG, O_WORKDIR, O_QUIET, O_VERBOSE, O_INJECT, O_INJECT_HOP, O_HELP, O_DISK_OVERWRITE, O_FINAL_STATE, O_CHECK_RAM,
-    O_DISK_GRAPH, O_NBD_CHAOS, O_RESET_EVERY,
+    O_DISK_GRAPH, O_NBD_CHAOS, O_RESET_EVERY, O_HOP_ACTIONS, O_HOP_MIX,
 };
 
 static const struct option long_opts[] = {
@@ -80,6 +81,8 @@ static const struct option long_opts[] = {
     { "inject-hop", required_argument, 0, O_INJECT_HOP },
     { "disk-graph", required_argument, 0, O_DISK_GRAPH },
     { "nbd-chaos", required_argument, 0, O_NBD_CHAOS },
+    { "hop-actions", required_argument, 0, O_HOP_ACTIONS },
+    { "hop-mix", required_argument, 0, O_HOP_MIX },
     { "help", no_argument, 0, O_HELP },
     { 0, 0, 0, 0 },
 };
@@ -125,6 +128,7 @@ void opts_defaults(struct vqh_opts *o, const char *command)
     o->migrations = 10;
     o->run_seconds = 10;
     snprintf(o->verify, sizeof(o->verify), "sample");
+    snprintf(o->hop_mix, sizeof(o->hop_mix), "rotate");
     o->verify_sample = 16;
     o->min_gap_ms = 200;
     o->max_gap_ms = 1500;
@@ -201,6 +205,7 @@ static const char *const aio_words[] = { "threads", "native", "io_uring", NULL }
 static const char *const cache_words[] = { "none", "writeback", "writethrough", "directsync", "unsafe", NULL };
 static const char *const mode_words[] = { "irq", "poll", NULL };
 static const char *const verify_words[] = { "full", "sample", "none", NULL };
+static const char *const hop_mix_words[] = { "rotate", "random", NULL };
 static const char *const inject_words[] = { "abort-src", "stop-dst", "overwrite-block", "ram-diff", "stop-guest", "nbd-zero", "none", NULL };
 
 static bool opts_one(struct vqh_opts *o, int c, const char *arg, struct vqh_err *err)
@@ -356,6 +361,14 @@ static bool opts_one(struct vqh_opts *o, int c, const char *arg, struct vqh_err 
         o->nbd_chaos_max_ms = b;
         return true;
     }
+    case O_HOP_ACTIONS:
+        if (strlen(arg) >= sizeof(o->hop_actions)) {
+            vqh_err_set(err, "--hop-actions: list too long");
+            return false;
+        }
+        snprintf(o->hop_actions, sizeof(o->hop_actions), "%s", arg);
+        return hop_action_parse(arg, &o->hop_action_mask, err);
+    case O_HOP_MIX: return opts_word("--hop-mix", arg, hop_mix_words, o->hop_mix, sizeof(o->hop_mix), err);
     }
     vqh_err_set(err, "internal: unhandled option %d", c);
     return false;
@@ -467,5 +480,7 @@ bool opts_validate(struct vqh_opts *o, struct vqh_err *err)
         return false;
     if (o->inject[0] && strcmp(o->inject, "none") && !o->inject_hop)
         o->inject_hop = 1;
+    if (!hop_action_validate(o, err))
+        return false;
     return true;
 }

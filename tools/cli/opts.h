@@ -64,6 +64,9 @@ struct vqh_opts {
     int reset_every;              /* --reset-every K: the guest resets its data disks at every
                                      K-th hop's checks */
     int kill_dst_every;           /* --kill-dst-every K */
+    char hop_actions[192];        /* --hop-actions LIST (tools/hop/): "" = plain migrations */
+    unsigned hop_action_mask;     /* parsed from hop_actions, bit per enum hop_action */
+    char hop_mix[8];              /* --hop-mix rotate|random */
     char verify[16];              /* --verify full|sample|none: after every hop */
     int verify_sample;            /* ranges per queue for sample */
     int min_gap_ms, max_gap_ms;   /* random pause before each migration (seeded) */

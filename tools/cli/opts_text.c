@@ -65,6 +65,11 @@ void opts_usage(FILE *f, const char *command)
     else
         fprintf(f, "  --run-seconds N        seconds of load before the final verification (10)\n");
     fprintf(f,
+        "Hop actions (tools/hop/; README \"Hop actions\"):\n"
+        "  --hop-actions LIST     what happens around each hop: paused, copy-storage,\n"
+        "                         copy-storage-sync, backup, commit, stream, werror, late-cancel,\n"
+        "                         postcopy-recover, or all (comma-separated)\n"
+        "  --hop-mix rotate|random  one action per hop, in list order or seeded (rotate)\n"
         "Timeouts and output:\n"
         "  --boot-timeout MS      until the guest's hello (60000)\n"
         "  --guest-timeout MS     guest silence that counts as a hang (30000)\n"
@@ -95,7 +100,7 @@ json_t *opts_to_json(const struct vqh_opts *o)
     for (int i = 0; i < o->ndisk_graphs; i++)
         json_array_append_new(graphs, json_string(o->disk_graph[i]));
     json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:o, s:I, s:i, s:i, s:i, s:s, s:s, s:s,"
-                     " s:s, s:s, s:s, s:i, s:i, s:s, s:i, s:b, s:b, s:b, s:i, s:I, s:i, s:i, s:s, s:i}",
+                     " s:s, s:s, s:s, s:i, s:i, s:s, s:i, s:b, s:b, s:b, s:i, s:I, s:i, s:i, s:s, s:i, s:s, s:s}",
                      "command", o->command, "qemu", o->qemu, "qemu_dst", o->qemu_dst,
                      "machine", o->machine,
                      "accel", o->accel == ACCEL_KVM ? "kvm" : o->accel == ACCEL_TCG ? "tcg" : "auto",
@@ -110,7 +115,7 @@ json_t *opts_to_json(const struct vqh_opts *o)
                      "auto_converge", o->auto_converge, "downtime_limit_ms", o->downtime_limit_ms,
                      "bandwidth", (json_int_t)o->bandwidth, "cancel_every", o->cancel_every,
                      "kill_dst_every", o->kill_dst_every, "verify", o->verify,
-                     "run_seconds", o->run_seconds);
+                     "run_seconds", o->run_seconds, "hop_actions", o->hop_actions, "hop_mix", o->hop_mix);
     json_object_set_new(j, "disk_graph", graphs);
     json_object_set_new(j, "nbd_chaos", o->nbd_chaos_max_ms ? json_sprintf("%d:%d", o->nbd_chaos_min_ms,
                                                                          o->nbd_chaos_max_ms) : json_null());
@@ -193,6 +198,10 @@ void opts_reproducer(const struct vqh_opts *o, char *buf, size_t cap)
     if (o->cancel_every) { snprintf(num, sizeof(num), "%d", o->cancel_every); opts_append(buf, cap, "--cancel-every", num); }
     if (o->reset_every) { snprintf(num, sizeof(num), "%d", o->reset_every); opts_append(buf, cap, "--reset-every", num); }
     if (o->kill_dst_every) { snprintf(num, sizeof(num), "%d", o->kill_dst_every); opts_append(buf, cap, "--kill-dst-every", num); }
+    if (o->hop_actions[0]) {
+        opts_append(buf, cap, "--hop-actions", o->hop_actions);
+        opts_append(buf, cap, "--hop-mix", o->hop_mix);
+    }
     opts_append(buf, cap, "--verify", o->verify);
     snprintf(num, sizeof(num), "%d:%d", o->min_gap_ms, o->max_gap_ms); opts_append(buf, cap, "--gap", num);
     if (o->inject[0] && strcmp(o->inject, "none")) {

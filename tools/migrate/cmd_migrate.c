@@ -8,6 +8,7 @@
 #include "health.h"
 #include "hopdiag.h"
 #include "heartbeat.h"
+#include "hop_action.h"
 #include "inject.h"
 #include "knownbug.h"
 #include "migration.h"
@@ -159,7 +160,7 @@ static bool loop_check(struct session *s, struct hop_record *h, uint64_t seq_don
         inject = true;
     }
     if (strcmp(s->o->verify, "none")) {
-        if (!strcmp(s->o->verify, "full") || inject)
+        if (!strcmp(s->o->verify, "full") || inject || hop_action_full_verify(h))
             snprintf(line, sizeof(line), "verify\n");
         else
             snprintf(line, sizeof(line), "verify sample=%d\n", s->o->verify_sample);
@@ -238,12 +239,30 @@ static bool loop_hop(struct session *s, int index, uint64_t *rng)
     h->kind = o->cancel_every && index % o->cancel_every == 0     ? HOP_CANCEL
               : o->kill_dst_every && index % o->kill_dst_every == 0 ? HOP_KILL_DST
                                                                     : HOP_MIGRATE;
+    hop_action_pick(s, h);
     h->start_s = (double)(clock_now_ms() - s->start_ms) / 1000.0;
     int outages = nbd_server_outages(s->nbd);
     /* A seeded random moment, while the load runs on every queue. */
     int gap = o->min_gap_ms + (int)(prng_splitmix64(rng) % (uint64_t)(o->max_gap_ms - o->min_gap_ms + 1));
-    int took_ms;
-    struct vm *src = s->vm, *dst = prestart_dst(s, &took_ms, &err);
+    int took_ms = 0;
+    struct vm *src = s->vm, *dst;
+    if (h->action) {
+        /* A hop action prepares the source (and the destination's disk) before the destination
+         * exists, and may want it started with -S: no pre-start for it. */
+        if (!loop_idle(s, gap))
+            return false;
+        if (!hop_action_before_dst(s, h, &err)) {
+            session_fail(s, VERDICT_FAIL, "hop %d (%s): %s", index, h->action_name, err.msg);
+            snprintf(h->failure, sizeof(h->failure), "%s", s->result.reason);
+            return false;
+        }
+        s->dst_paused = hop_action_dst_paused(h);
+        gap = 0;
+        dst = session_start_vm(s, true, &err);
+    } else {
+        s->dst_paused = false;
+        dst = prestart_dst(s, &took_ms, &err);
+    }
     if (!dst) {
         session_fail(s, VERDICT_ERROR, "hop %d: cannot start the destination: %s", index, err.msg);
         return false;
@@ -278,10 +297,11 @@ static bool loop_hop(struct session *s, int index, uint64_t *rng)
                 loop_ram_differs(s, h, src, dst, err.msg);
                 ok = false;
             }
-            json_decref(qmp_cmd(dst->qmp, "cont", NULL, s->o->qmp_timeout_ms, &err));
+            if (!hop_action_dst_paused(h)) /* else the action resumes it */
+                json_decref(qmp_cmd(dst->qmp, "cont", NULL, s->o->qmp_timeout_ms, &err));
         }
         if (!health_vm_state(s, src, "postmigrate", 5000, &err) ||
-            !health_vm_state(s, dst, "running", 10000, &err)) {
+            !health_vm_state(s, dst, hop_action_dst_state(s, h), 10000, &err)) {
             /* A QMP that stops answering is a hang: take the backtraces before anything else. */
             bool hang = err.kind == VQH_ERR_TIMEOUT;
             session_fail(s, VERDICT_FAIL, "hop %d: %s%s", index, hang ? "hang: " : "", err.msg);
@@ -300,6 +320,10 @@ static bool loop_hop(struct session *s, int index, uint64_t *rng)
         }
         chan_detach(s->chan, src);
         vm_free(src);
+        if (ok && !hop_action_after(s, h, &err)) {
+            session_fail(s, VERDICT_FAIL, "hop %d (%s): %s", index, h->action_name, err.msg);
+            ok = false;
+        }
         if (ok && !strcmp(o->inject, "stop-guest") && o->inject_hop == index) {
             /* A guest that goes silent right after a hop, for the diagnosis (hopdiag.h). */
             json_decref(qmp_cmd(dst->qmp, "stop", NULL, o->qmp_timeout_ms, &err));
@@ -308,6 +332,10 @@ static bool loop_hop(struct session *s, int index, uint64_t *rng)
         ok = ok && loop_check(s, h, seq_done, ops_before);
     } else if (out == MIG_ABORTED) {
         /* The source must carry on as if nothing happened. */
+        if (!hop_action_after_abort(s, h, dst, &err)) {
+            session_fail(s, VERDICT_FAIL, "hop %d (%s): %s", index, h->action_name, err.msg);
+            ok = false;
+        }
         vm_kill(dst);
         chan_detach(s->chan, dst);
         vm_free(dst);
@@ -331,7 +359,7 @@ static bool loop_hop(struct session *s, int index, uint64_t *rng)
         snprintf(h->failure, sizeof(h->failure), "%s", s->result.reason);
     double secs = (double)(clock_now_ms() - s->start_ms) / 1000.0 - h->start_s;
     status_update(&s->status, "hop %d/%d %s %s->%s %s total %lld ms downtime %lld ms, %.0f ops/s", index,
-                  o->duration_s ? 0 : o->migrations, hop_kind_name(h->kind), h->src, h->dst, h->status,
+                  o->duration_s ? 0 : o->migrations, h->action_name[0] ? h->action_name : hop_kind_name(h->kind), h->src, h->dst, h->status,
                   (long long)h->total_ms, (long long)h->downtime_ms, secs > 0 ? (double)h->ops / secs : 0.0);
     return ok;
 }

@@ -63,6 +63,11 @@ struct hop_record {
     bool ram_checked;             /* --check-ram compared both RAMs */
     uint64_t ram_diff_pages;      /* pages that differed */
     struct hop_modes modes;       /* what the migration modes asked for actually did */
+    /* --hop-actions (tools/hop/) */
+    int action;                   /* enum hop_action; 0: none */
+    char action_name[24];         /* "" when none */
+    int legs;                     /* migrations in this hop (paused: several in a row) */
+    char jobs[256];               /* block jobs' end states: "id=status ..." */
 };
 
 struct run_result {

@@ -1,6 +1,7 @@
 /* migration.c: QMP migrate / migrate-incoming / query-migrate, with the loop that watches them. */
 #include "migration.h"
 #include "modes.h"
+#include "hop_action.h"
 #include "prng.h"
 
 #include <signal.h>
@@ -162,11 +163,14 @@ static enum migration_outcome migration_watch(struct session *s, struct vm *dst,
     struct vm *src = s->vm;
     struct vqh_err err;
     char uri[512];
-    if (!mig_caps(src, o, &err) || !mig_caps(dst, o, &err) || !mig_incoming(s, dst, h->index, uri, sizeof(uri), &err))
+    if (!mig_caps(src, o, &err) || !mig_caps(dst, o, &err) || !hop_action_caps(s, h, src, false, &err) ||
+        !hop_action_caps(s, h, dst, true, &err) || !mig_incoming(s, dst, h->index, uri, sizeof(uri), &err))
         return mig_broken(s, dst, "migration setup", err.kind, err.msg);
     struct modes_hold hold;
     if (!modes_begin(s, src, h, &hold, &err))
         return mig_broken(s, dst, "migration setup", err.kind, err.msg);
+    if (!hop_action_before_migrate(s, h, dst, &err))
+        return mig_broken(s, dst, "hop action before migrate", err.kind, err.msg);
     if (s->chan->progress)
         h->inflight_at_start = chan_inflight(s->chan->progress);
     /* --nbd-chaos: on a seeded half of the hops the server goes down just before `migrate`; a
@@ -212,6 +216,11 @@ static enum migration_outcome migration_watch(struct session *s, struct vm *dst,
             json_decref(q);
             return mig_broken(s, dst, "migration modes", err.kind, err.msg);
         }
+        bool planned_abort = false;
+        if (!hop_action_poll(s, h, dst, st ? st : "?", &planned_abort, &err)) {
+            json_decref(q);
+            return mig_broken(s, dst, "hop action during migration", err.kind, err.msg);
+        }
         if (st && !strcmp(st, "completed")) {
             /* QEMU 7.2 reports "completed" a moment before it has computed total-time and
              * downtime (they read 0 then): ask again for the real figures. */
@@ -229,8 +238,8 @@ static enum migration_outcome migration_watch(struct session *s, struct vm *dst,
         }
         if (st && (!strcmp(st, "failed") || !strcmp(st, "cancelled"))) {
             const char *desc = json_string_value(json_object_get(q, "error-desc"));
-            bool planned = broke_off && ((h->kind == HOP_CANCEL && !strcmp(st, "cancelled")) ||
-                                         (h->kind == HOP_KILL_DST && !strcmp(st, "failed")));
+            bool planned = planned_abort || (broke_off && ((h->kind == HOP_CANCEL && !strcmp(st, "cancelled")) ||
+                                                           (h->kind == HOP_KILL_DST && !strcmp(st, "failed"))));
             if (!planned) {
                 char d[HOP_TEXT_MAX];
                 snprintf(d, sizeof(d), "status %s: %s", st, desc ? desc : "no error-desc");

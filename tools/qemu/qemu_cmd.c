@@ -1,6 +1,7 @@
 /* qemu_cmd.c: building the QEMU argv of a VM. */
 #include "qemu_cmd.h"
 #include "blockgraph.h"
+#include "hop_action.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -102,7 +103,7 @@ bool qemu_cmd_build(struct qemu_cmd *c, const struct vqh_opts *o, const struct q
             qemu_cmd_free(c);
             return false;
         }
-        blockgraph_device(c, o, i, serial);
+        blockgraph_device(c, o, i, serial, hop_action_device_props(o));
     }
     if (in->paused)
         qemu_cmd_arg(c, "-S");

@@ -42,6 +42,7 @@ struct vm_launch {
     const char *const *disks;
     int ndisks;
     FILE *qmp_log;
+    bool paused;              /* incoming: -S, resumed by whoever migrates to it */
 };
 
 /* Start QEMU, take its serial connection and open QMP (all within boot timeouts). */

@@ -108,6 +108,11 @@ static json_t *hop_json(const struct hop_record *h)
     if (h->ram_checked)
         bad |= json_object_set_new(o, "ram_diff_pages", ju64(h->ram_diff_pages));
     bad |= json_object_set_new(o, "nbd_outages", json_integer(h->nbd_outages));
+    if (h->action_name[0]) { /* --hop-actions */
+        bad |= json_object_set_new(o, "action", JSTR(h->action_name));
+        bad |= json_object_set_new(o, "legs", json_integer(h->legs));
+        bad |= json_object_set_new(o, "jobs", JSTR(h->jobs));
+    }
     if (h->failure[0])
         bad |= json_object_set_new(o, "failure", JSTR(h->failure));
     /* A member that could not be built (out of memory) would be missing: refuse the record. */

@@ -25,7 +25,7 @@ static void put_row(FILE *f, const struct hop_record *h)
 
     snprintf(path, sizeof(path), "%.16s->%.16s", h->src, h->dst);
     fprintf(f, "%4d %-8s %-10s %-10.32s %9" PRId64 " %9" PRId64 " %8" PRId64 " %9.1f %10" PRIu64, h->index,
-            hop_kind_name(h->kind), path, h->status[0] ? h->status : "-", h->total_ms, h->downtime_ms,
+            h->action_name[0] ? h->action_name : hop_kind_name(h->kind), path, h->status[0] ? h->status : "-", h->total_ms, h->downtime_ms,
             h->setup_ms, (double)h->transferred / (1024.0 * 1024.0), h->ops);
     put_queue_range(f, h);
     fprintf(f, " %10" PRIu64 " %7" PRIu64 "  %s\n", h->verify_checked, h->verify_errors, h->ok ? "OK" : "FAIL");

@@ -34,6 +34,7 @@ struct session {
     int64_t start_ms;
     bool failed;                  /* result.verdict decided (FAIL or ERROR) */
     struct nbd_server *nbd;       /* the run's NBD server (--disk-graph nbd), or NULL */
+    bool dst_paused;              /* the next incoming QEMU starts with -S (hop actions) */
 };
 
 /* Defaults, flags and their checks for `vqhammer <command>`: -1 to go on, otherwise the exit status

@@ -93,6 +93,17 @@ static bool loop_cmd(struct session *s, struct hop_record *h, const char *line, 
     return true;
 }
 
+/* Whether the guest's vCPUs run now (a hop action may have stopped them): a stopped guest
+ * neither answers commands nor writes memory while it migrates. */
+static bool loop_vm_running(struct session *s, struct vm *v)
+{
+    struct vqh_err err;
+    json_t *r = qmp_cmd(v->qmp, "query-status", NULL, s->o->qmp_timeout_ms, &err);
+    bool running = json_is_true(json_object_get(r, "running"));
+    json_decref(r);
+    return running;
+}
+
 /* The checks after every hop, on the QEMU that now runs the guest. */
 static bool loop_check(struct session *s, struct hop_record *h, uint64_t seq_done, json_t *ops_before)
 {
@@ -101,7 +112,7 @@ static bool loop_check(struct session *s, struct hop_record *h, uint64_t seq_don
     json_t *reply = NULL;
     struct vm *v = s->vm;
     /* The hop is over: the guest's TLB workaround is needed no more (knownbug.h). */
-    if (h->tcg_dirty_exposed && !loop_cmd(s, h, "tlb refresh=off\n", "tlb", NULL))
+    if (h->tlb_refresh && !loop_cmd(s, h, "tlb refresh=off\n", "tlb", NULL))
         return false;
     /* The guest takes its epoch while the host asks QEMU about the device and the block graph. */
     uint64_t epoch_after;
@@ -276,7 +287,7 @@ static bool loop_hop(struct session *s, int index, uint64_t *rng)
     snprintf(h->dst, sizeof(h->dst), "%s", dst->label);
     /* The guest's TLB workaround, only where the known TCG bug can bite (knownbug.h). */
     h->tcg_dirty_exposed = knownbug_tcg_dirty_exposed(s, src, dst);
-    if (h->tcg_dirty_exposed && !knownbug_tlb(s, src, true, &h->tlb_refresh, &err)) {
+    if (h->tcg_dirty_exposed && loop_vm_running(s, src) && !knownbug_tlb(s, src, true, &h->tlb_refresh, &err)) {
         json_decref(ops_before);
         session_fail(s, VERDICT_FAIL, "hop %d: %s", index, err.msg);
         chan_detach(s->chan, dst);

@@ -4,6 +4,7 @@
  * handlers registered for their vectors, then the local APIC gets its end-of-interrupt.
  */
 #include "idt.h"
+#include "tlb.h"
 #include "apic.h"
 #include "cpu.h"
 #include "percpu.h"
@@ -110,6 +111,10 @@ static __attribute__((noreturn)) void exception_report(struct int_frame *f)
 
 void interrupt_dispatch(struct int_frame *f)
 {
+    /* The frame (the CPU's push on entry, then isr_common's) went through whatever TLB entry
+     * was warm: under the old-TCG migration bug such a write can go untracked and the
+     * destination would iretq through a stale frame (see tlb.h). */
+    tlb_refresh_retouch(f, sizeof(*f));
     if (f->vector < 32)
         exception_report(f);
     irq_handler_fn fn = __atomic_load_n(&handlers[f->vector], __ATOMIC_ACQUIRE);

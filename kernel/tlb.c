@@ -43,3 +43,13 @@ void tlb_refresh(void)
     if (tlb_refresh_enabled())
         write_cr3(read_cr3());
 }
+
+void tlb_refresh_retouch(void *p, size_t bytes)
+{
+    if (!tlb_refresh_enabled())
+        return;
+    write_cr3(read_cr3());
+    volatile uint64_t *w = p;
+    for (size_t i = 0; i < bytes / 8; i++)
+        w[i] = w[i];
+}

@@ -36,5 +36,10 @@ bool tlb_refresh_enabled(void);
 bool tlb_refresh_host_controlled(void);
 /* Reload CR3 if refreshing is on. */
 void tlb_refresh(void);
+/* Reload CR3, then store every 8-byte word of [p, p + bytes) back unchanged (if refreshing is
+ * on). For memory the vCPU itself wrote before any guest code could reload CR3, such as the
+ * interrupt frame the CPU pushes on entry: stored again through a fresh TLB entry, the page is
+ * marked dirty, so a sync cannot have lost it. p is 8-byte aligned. */
+void tlb_refresh_retouch(void *p, size_t bytes);
 
 #endif

@@ -6,6 +6,7 @@
 #include "blockfmt.h"
 #include "cpu.h"
 #include "memory.h"
+#include "ratelimit.h"
 #include "report.h"
 #include "time.h"
 #include "tlb.h"
@@ -162,10 +163,8 @@ void squeue_fill(struct squeue *q)
     }
     while (q->nfree && vblk_can_submit(q->vq, q->max_segs)) {
         if (st.cfg->rate && phase == PHASE_RUN) {
-            uint64_t now = time_ns();
-            if (now < q->next_submit_ns)
+            if (!ratelimit_admit(&q->next_submit_ns, time_ns(), st.cfg->rate))
                 break;
-            q->next_submit_ns = MAX(q->next_submit_ns, now - 1000000000ull) + 1000000000ull / st.cfg->rate;
         }
         struct sreq *r = &q->reqs[q->free_ids[q->nfree - 1]];
         r->seq = q->next_seq; /* the claim records it as the writer's tag */

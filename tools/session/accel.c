@@ -55,16 +55,34 @@ static bool accel_probe_boot(const struct vqh_opts *o, struct rundir *rd, char *
         snprintf(why, cap, "cannot write %s", cfg);
         return false;
     }
-    fputs("duration=1\nmin_disks=0\nreport_ms=0\n", f);
+    /* The probe is the run in small: its vCPUs, memory and queues, a data disk on an iothread
+     * and verified I/O. A KVM that boots an idle guest but hangs once the device is busy must
+     * not be chosen. */
+    fputs("duration=1\nmin_disks=1\nreport_ms=0\n", f);
     fclose(f);
-    char fwcfg[1200], serial[1100];
+    const char *img = rundir_path(rd, "kvm-probe.img");
+    int fd = open(img, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || ftruncate(fd, 4 << 20) != 0) {
+        if (fd >= 0)
+            close(fd);
+        snprintf(why, cap, "cannot create %s", img);
+        return false;
+    }
+    close(fd);
+    char fwcfg[1200], serial[1100], smp[16], mem[16], drive[1200], device[160];
     snprintf(fwcfg, sizeof(fwcfg), "name=%s,file=%s", WIRE_FWCFG_CONFIG, cfg);
     snprintf(serial, sizeof(serial), "file:%s", rundir_path(rd, "kvm-probe.serial"));
+    snprintf(smp, sizeof(smp), "%d", o->smp);
+    snprintf(mem, sizeof(mem), "%d", o->mem_mib);
+    snprintf(drive, sizeof(drive), "driver=raw,node-name=probe0,file.driver=file,file.filename=%s", img);
+    snprintf(device, sizeof(device), "virtio-blk-pci,drive=probe0,serial=vqh0,num-queues=%d,iothread=probeio",
+             o->queues);
     const char *serial_path = serial + 5;
     const char *argv[] = {
-        o->qemu, "-machine", o->machine, "-accel", "kvm", "-smp", "2", "-m", "128", "-nodefaults",
+        o->qemu, "-machine", o->machine, "-accel", "kvm", "-smp", smp, "-m", mem, "-nodefaults",
         "-no-user-config", "-display", "none", "-no-reboot", "-kernel", o->kernel,
-        "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-fw_cfg", fwcfg, "-serial", serial, NULL,
+        "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-fw_cfg", fwcfg, "-serial", serial,
+        "-object", "iothread,id=probeio", "-blockdev", drive, "-device", device, NULL,
     };
     const char *log = rundir_path(rd, "kvm-probe.log");
     struct proc *p = proc_spawn(argv, "kvm-probe", log, log, &err);

@@ -145,6 +145,31 @@ bool session_setup(struct session *s, struct vqh_opts *o, const char *guest_conf
     return true;
 }
 
+/* Under a KVM that --accel auto chose, a guest comes up in a second or two. */
+#define KVM_AUTO_HELLO_MS 15000
+
+/*
+ * --accel auto chose KVM because its probe boot passed; a guest that then never comes up under it
+ * (no hello, no panic) means this KVM does not work after all (seen on hosts whose /dev/kvm works
+ * only now and then): say so and boot again under TCG. --accel kvm never falls back.
+ */
+static bool session_kvm_gave_up(struct session *s, const char *why)
+{
+    if (s->o->accel != ACCEL_AUTO || strcmp(s->accel, "kvm") || s->chan->hello || s->chan->panic ||
+        s->chan->verdict)
+        return false;
+    vm_kill(s->vm);
+    chan_detach(s->chan, s->vm);
+    vm_free(s->vm);
+    s->vm = NULL;
+    s->accel = "tcg";
+    snprintf(s->result.accel, sizeof(s->result.accel), "%s", s->accel);
+    snprintf(s->accel_why, sizeof(s->accel_why), "TCG: the probe passed under KVM, but the guest did not come up "
+             "under it (%.300s)", why);
+    status_event(&s->status, "accelerator %s", s->accel_why);
+    return true;
+}
+
 bool session_boot(struct session *s, struct vqh_opts *o, const char *guest_config)
 {
     struct vqh_err err;
@@ -157,7 +182,20 @@ bool session_boot(struct session *s, struct vqh_opts *o, const char *guest_confi
         session_fail(s, VERDICT_ERROR, "%s", err.msg);
         return false;
     }
-    if (!session_wait_hello(s, &err)) {
+    int boot_timeout = o->boot_timeout_ms;
+    if (o->accel == ACCEL_AUTO && !strcmp(s->accel, "kvm") && o->boot_timeout_ms > KVM_AUTO_HELLO_MS)
+        o->boot_timeout_ms = KVM_AUTO_HELLO_MS;
+    bool up = session_wait_hello(s, &err);
+    o->boot_timeout_ms = boot_timeout;
+    if (!up && session_kvm_gave_up(s, err.msg)) {
+        s->vm = session_start_vm(s, false, &err);
+        if (!s->vm) {
+            session_fail(s, VERDICT_ERROR, "%s", err.msg);
+            return false;
+        }
+        up = session_wait_hello(s, &err);
+    }
+    if (!up) {
         /* A guest that spoke (or panicked) is a finding; one that never came up is a setup error. */
         session_fail(s, s->chan->hello || s->chan->panic ? VERDICT_FAIL : VERDICT_ERROR, "%s", err.msg);
         if (vm_alive(s->vm))

@@ -153,6 +153,13 @@ void msg_begin(struct msg *m, const char *type)
 void msg_u64(struct msg *m, const char *key, uint64_t v)
 {
     struct emit e;
+    /* JSON parsers keep integers in 64-bit signed numbers (the host's jansson refuses the whole
+     * line otherwise): a value past INT64_MAX, such as a counter read from a block of random
+     * bytes, goes out as a hex string instead, so no message is ever lost to its own numbers. */
+    if (v > (uint64_t)INT64_MAX) {
+        msg_hex(m, key, v);
+        return;
+    }
     if (!member_open(m, key, 0, &e))
         return;
     put_dec(&e, v);

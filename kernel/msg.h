@@ -29,6 +29,7 @@ struct msg {
 };
 
 void msg_begin(struct msg *m, const char *type);
+/* A value past INT64_MAX goes out as msg_hex would write it (a "0x..." string). */
 void msg_u64(struct msg *m, const char *key, uint64_t v);
 void msg_i64(struct msg *m, const char *key, int64_t v);
 void msg_hex(struct msg *m, const char *key, uint64_t v);   /* "0x1f" as a JSON string */

@@ -78,6 +78,8 @@ static json_t *run_pattern(const char *pattern, const char *cls)
     json_t *doc = json_load_file(js, 0, NULL);
     assert_non_null(doc);
     assert_string_equal(json_string_value(json_object_get(doc, "verdict")), "FAIL");
+    if (json_integer_value(json_object_get(doc, "guest_errors")) != 1)
+        fprintf(stderr, "reason: %s\n", json_string_value(json_object_get(doc, "reason")));
     assert_int_equal(json_integer_value(json_object_get(doc, "guest_errors")), 1);
     json_t *e = first_error(json_string_value(json_object_get(doc, "rundir")));
     json_decref(doc);

@@ -97,17 +97,21 @@ static void test_types(void **state)
  * JSON allows any integer, but jansson's json_int_t is 64-bit signed: it rejects the whole line
  * when a member is above INT64_MAX. The text is exact; the host must decode such lines specially.
  */
+/* Past INT64_MAX a u64 goes out as a hex string: the host's parser (jansson, default flags)
+ * would refuse the whole line for such a number, and the message (a data error's report, seen
+ * with a block of random bytes) would be lost. */
 static void test_u64_above_int64(void **state)
 {
     (void)state;
     msg_begin(&m, "x");
     msg_u64(&m, "max", UINT64_MAX);
     msg_u64(&m, "edge", (uint64_t)INT64_MAX + 1);
-    json_t *j = finish_flags(1, JSON_DECODE_INT_AS_REAL);
-    assert_true(json_is_real(json_object_get(j, "max")));
-    assert_string_equal(json_text(),
-                        "{\"type\":\"x\",\"max\":18446744073709551615,"
-                        "\"edge\":9223372036854775808}");
+    msg_u64(&m, "top", (uint64_t)INT64_MAX);
+    json_t *j = finish_flags(1, 0);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "max")), "0xffffffffffffffff");
+    assert_string_equal(json_string_value(json_object_get(j, "edge")), "0x8000000000000000");
+    assert_true(json_integer_value(json_object_get(j, "top")) == INT64_MAX);
     json_decref(j);
 }
 

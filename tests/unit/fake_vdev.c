@@ -26,9 +26,8 @@ void *fvd_ptr(struct fake_vdev *dev, uint64_t addr, uint64_t len)
     return dev->mem + (addr - dev->mem_phys);
 }
 
-void fvd_init(struct fake_vdev *dev, void *mem, uint64_t mem_phys, size_t mem_bytes,
-              uint64_t desc_phys, uint64_t avail_phys, uint64_t used_phys, uint16_t size,
-              bool event_idx, bool indirect)
+void fvd_init_common(struct fake_vdev *dev, void *mem, uint64_t mem_phys, size_t mem_bytes, uint16_t size,
+                     bool event_idx, bool indirect)
 {
     memset(dev, 0, sizeof(*dev));
     dev->mem = mem;
@@ -37,9 +36,16 @@ void fvd_init(struct fake_vdev *dev, void *mem, uint64_t mem_phys, size_t mem_by
     dev->size = size;
     dev->event_idx = event_idx;
     dev->indirect = indirect;
-    dev->auto_avail_event = true;
     if (size > FVD_MAX_QSIZE)
         fvd_fail(dev, "queue size %u too big for the fake device", size);
+}
+
+void fvd_init(struct fake_vdev *dev, void *mem, uint64_t mem_phys, size_t mem_bytes,
+              uint64_t desc_phys, uint64_t avail_phys, uint64_t used_phys, uint16_t size,
+              bool event_idx, bool indirect)
+{
+    fvd_init_common(dev, mem, mem_phys, mem_bytes, size, event_idx, indirect);
+    dev->auto_avail_event = true;
     if (desc_phys % 16 || avail_phys % 2 || used_phys % 4)
         fvd_fail(dev, "misaligned ring parts %#llx %#llx %#llx", (unsigned long long)desc_phys,
                  (unsigned long long)avail_phys, (unsigned long long)used_phys);

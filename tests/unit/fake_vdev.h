@@ -63,6 +63,9 @@ struct fake_vdev {
 };
 
 /* Arena: the test's memory, seen by the "device" at mem_phys. */
+/* What both ring formats set up: the arena, the size and the features (fvd_init*). */
+void fvd_init_common(struct fake_vdev *dev, void *mem, uint64_t mem_phys, size_t mem_bytes, uint16_t size,
+                     bool event_idx, bool indirect);
 void fvd_init(struct fake_vdev *dev, void *mem, uint64_t mem_phys, size_t mem_bytes,
               uint64_t desc_phys, uint64_t avail_phys, uint64_t used_phys, uint16_t size,
               bool event_idx, bool indirect);

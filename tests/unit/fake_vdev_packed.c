@@ -13,18 +13,10 @@ void fvd_init_packed(struct fake_vdev *dev, void *mem, uint64_t mem_phys, size_t
                      uint64_t desc_phys, uint64_t driver_phys, uint64_t device_phys, uint16_t size,
                      bool event_idx, bool indirect)
 {
-    memset(dev, 0, sizeof(*dev));
-    dev->mem = mem;
-    dev->mem_phys = mem_phys;
-    dev->mem_bytes = mem_bytes;
-    dev->size = size;
+    fvd_init_common(dev, mem, mem_phys, mem_bytes, size, event_idx, indirect);
     dev->packed = true;
-    dev->event_idx = event_idx;
-    dev->indirect = indirect;
     /* "a single-bit ring wrap counter initialized to 1" on both sides */
     dev->avail_wrap = dev->used_wrap = dev->published_wrap = dev->notify_check_wrap = true;
-    if (size > FVD_MAX_QSIZE)
-        fvd_fail(dev, "queue size %u too big for the fake device", size);
     if (desc_phys % 16 || driver_phys % 4 || device_phys % 4)
         fvd_fail(dev, "misaligned packed ring parts");
     dev->pdesc = fvd_ptr(dev, desc_phys, 16ull * size);

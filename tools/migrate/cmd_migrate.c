@@ -297,8 +297,7 @@ static bool loop_hop(struct session *s, int index, uint64_t *rng)
     if (h->tcg_dirty_exposed && loop_vm_running(s, src) && !knownbug_tlb(s, src, true, &h->tlb_refresh, &err)) {
         json_decref(ops_before);
         session_fail(s, VERDICT_FAIL, "hop %d: %s", index, err.msg);
-        chan_detach(s->chan, dst);
-        vm_free(dst);
+        prestart_drop(s, dst);
         return false;
     }
     enum migration_outcome out = migration_run(s, dst, h, rng);

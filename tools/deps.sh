@@ -11,13 +11,15 @@ missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
-echo "vqhammer: missing Debian packages:$missing" >&2
-if [ "$(id -u)" != 0 ]; then
-    echo "vqhammer: run as root:  apt-get install -y$missing" >&2
-    exit 1
-fi
 export DEBIAN_FRONTEND=noninteractive
-# An old or absent package list makes apt-get fail on a fresh machine: refresh it first.
-apt-get update -q >&2 || { echo "vqhammer: apt-get update failed" >&2; exit 1; }
-apt-get install -y -q $missing >&2 || { echo "vqhammer: apt-get install failed for:$missing" >&2; exit 1; }
+if [ -n "$missing" ]; then
+    echo "vqhammer: missing Debian packages:$missing" >&2
+    if [ "$(id -u)" != 0 ]; then
+        echo "vqhammer: run as root:  apt-get install -y$missing" >&2
+        exit 1
+    fi
+    # An old or absent package list makes apt-get fail on a fresh machine: refresh it first.
+    apt-get update -q >&2 || { echo "vqhammer: apt-get update failed" >&2; exit 1; }
+    apt-get install -y -q $missing >&2 || { echo "vqhammer: apt-get install failed for:$missing" >&2; exit 1; }
+fi
+exec "$(dirname "$0")/deps_qemu10.sh"

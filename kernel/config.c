@@ -14,6 +14,8 @@ struct cfg_key {
     uint64_t min, max, def;       /* for CFG_ENUM: def is the index into names */
     const char *def_str;          /* CFG_STR only */
     const char *const *names;     /* CFG_ENUM only, NULL-terminated; index = stored value */
+    const char *word;             /* CFG_U32 only: a word accepted besides numbers, stored as
+                                     CONFIG_WORD_VALUE (max_request=device) */
 };
 
 static const char *const mode_names[] = { "irq", "poll", NULL };
@@ -22,10 +24,11 @@ static const char *const inject_names[] = { "none", "ud", "gp", "pf", "de", NULL
 static const char *const onoff_names[] = { "off", "on", NULL };
 
 #define OFF(f) ((uint16_t)offsetof(struct config, f))
-#define U32(f, lo, hi, d) { #f, CFG_U32, OFF(f), lo, hi, d, NULL, NULL }
-#define U64(f, d) { #f, CFG_U64, OFF(f), 0, UINT64_MAX, d, NULL, NULL }
-#define STR(f, d) { #f, CFG_STR, OFF(f), 0, 0, 0, d, NULL }
-#define ENUM(f, n, d) { #f, CFG_ENUM, OFF(f), 0, ARRAY_SIZE(n) - 2, d, NULL, n }
+#define U32(f, lo, hi, d) { #f, CFG_U32, OFF(f), lo, hi, d, NULL, NULL, NULL }
+#define U32W(f, lo, hi, d, w) { #f, CFG_U32, OFF(f), lo, hi, d, NULL, NULL, w }
+#define U64(f, d) { #f, CFG_U64, OFF(f), 0, UINT64_MAX, d, NULL, NULL, NULL }
+#define STR(f, d) { #f, CFG_STR, OFF(f), 0, 0, 0, d, NULL, NULL }
+#define ENUM(f, n, d) { #f, CFG_ENUM, OFF(f), 0, ARRAY_SIZE(n) - 2, d, NULL, n, NULL }
 
 static const struct cfg_key cfg_keys[] = {
     U64(seed, 1),
@@ -56,6 +59,9 @@ static const struct cfg_key cfg_keys[] = {
     U32(reset_ms, 0, 3600000, 0),
     ENUM(packed, toggle_names, CONFIG_AUTO),
     U32(burst, 0, 4096, 0),
+    /* 0 = off; bytes, or the word: as large as the device allows (kernel/reqsize.h) */
+    U32W(max_request, 0, CONFIG_MAX_REQUEST_BYTES, 0, "device"),
+    U32(max_request_share, 1, 100, 10),
 };
 
 /* Duplicate detection keeps one bit per key. */
@@ -134,6 +140,10 @@ static void fmt_expected(struct fmt *f, const struct cfg_key *k)
         fmt_s(f, "..");
         fmt_u64(f, k->max);
         fmt_s(f, " (decimal or 0x hex)");
+        if (k->word) {
+            fmt_s(f, " or ");
+            fmt_s(f, k->word);
+        }
         break;
     case CFG_STR:
         fmt_s(f, "1 to ");
@@ -298,6 +308,11 @@ static bool set_value(struct config *cfg, const struct cfg_key *k, const char *v
         err_value(err, line, k, val, vlen, NULL);
         return false;
     default:
+        if (k->word && strlen(k->word) == vlen && !memcmp(k->word, val, vlen)) {
+            uint32_t w = CONFIG_WORD_VALUE;
+            memcpy(field, &w, sizeof(w));
+            return true;
+        }
         why = parse_u64(val, vlen, &v);
         if (!why && (v < k->min || v > k->max))
             why = "out of range";
@@ -471,7 +486,7 @@ bool config_validate(const struct config *cfg, struct config_error *err)
             continue;
         }
         uint64_t v = field_get(cfg, k);
-        if (v < k->min || v > k->max) {
+        if ((v < k->min || v > k->max) && !(k->word && v == CONFIG_WORD_VALUE)) {
             char num[21];
             struct fmt f;
             fmt_init(&f, num, sizeof(num));
@@ -500,6 +515,13 @@ bool config_validate(const struct config *cfg, struct config_error *err)
         fmt_s(&f, " is below max_blocks ");
         fmt_u64(&f, cfg->max_blocks);
         fmt_s(&f, ": expected 0 (to the end of the disk) or at least max_blocks");
+        return false;
+    }
+    if (cfg->max_request != 0 && cfg->max_request != CONFIG_MAX_REQUEST_DEVICE &&
+        (cfg->max_request < 4096 || cfg->max_request % 4096)) {
+        err_cross(err, "max_request", cfg->max_request, &f);
+        fmt_s(&f, " is not a multiple of 4096 bytes (a request must be whole blocks of any block size):"
+                  " expected device, 0 (off) or a multiple of 4096");
         return false;
     }
     if (cfg->region_start + cfg->region_blocks < cfg->region_start) {
@@ -548,7 +570,10 @@ void config_to_msg(const struct config *cfg, struct msg *m, const char *key)
             msg_hex(m, k->name, v);
             break;
         default:
-            msg_u64(m, k->name, v);
+            if (k->word && v == CONFIG_WORD_VALUE)
+                msg_str(m, k->name, k->word);
+            else
+                msg_u64(m, k->name, v);
             break;
         }
     }

@@ -22,6 +22,9 @@ enum config_inject {
     CONFIG_INJECT_DE,  /* divide error */
 };
 enum config_toggle { CONFIG_AUTO = 0, CONFIG_ON = 1, CONFIG_OFF = 2 };
+#define CONFIG_WORD_VALUE UINT32_MAX                  /* a number key's word (see config.c) */
+#define CONFIG_MAX_REQUEST_DEVICE CONFIG_WORD_VALUE   /* max_request=device */
+#define CONFIG_MAX_REQUEST_BYTES (64u << 20)          /* max_request=N: at most 64 MiB */
 
 struct config {
     uint64_t seed;            /* seed: PRNG seed for the whole load (default 1) */
@@ -54,6 +57,9 @@ struct config {
                                  (or one of its queues), 0 = never (0) */
     uint32_t packed;          /* packed: auto|on|off, negotiate VIRTIO_F_RING_PACKED (auto) */
     uint32_t burst;           /* burst: requests in a merge burst, 0 = no bursts (0) */
+    uint32_t max_request;     /* max_request: size of the large requests: 0 = none, bytes, or
+                                 CONFIG_MAX_REQUEST_DEVICE: as large as the device allows (0) */
+    uint32_t max_request_share; /* max_request_share: percent of reads and writes made large (10) */
     uint32_t final_state;     /* final_state: off|on, print the expected-state table (the `state`
                                  command's replies) before the summary, for verify-image */
 };

@@ -85,6 +85,8 @@ void stress_probe(const struct config *cfg)
         if (cfg->mode == CONFIG_MODE_IRQ)
             d->vd.irq_fallback = vblk_irq_unavailable(&d->vd, d->nq);
     }
+    /* After every expected-state table: the large pool takes a share of what is left. */
+    stress_large_setup();
 }
 
 void stress_describe_disks(struct msg *m)
@@ -111,6 +113,7 @@ void stress_describe_disks(struct msg *m)
             msg_u64(m, "region_start", d->region_start);
             msg_u64(m, "region_blocks", d->region_blocks);
             stress_describe_mode(m, d);
+            stress_large_describe(m, d);
         }
         msg_obj_end(m);
     }
@@ -215,8 +218,8 @@ static void stress_watchdog(void)
     uint64_t now = time_ns(), limit = (uint64_t)st.cfg->watchdog_ms * 1000000;
     for (uint32_t i = 0; i < st.nall; i++) {
         struct squeue *q = st.all[i];
-        for (uint32_t k = 0; k < q->depth; k++) {
-            struct sreq *r = &q->reqs[k];
+        for (uint32_t k = 0; k < q->depth + q->nlarge; k++) {
+            struct sreq *r = k < q->depth ? &q->reqs[k] : &q->large[k - q->depth];
             uint64_t t = r->submit_ns;
             if (!r->busy || r->timeout_reported || now < t || now - t < limit)
                 continue;

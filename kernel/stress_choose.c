@@ -49,12 +49,16 @@ static void squeue_pick_range(struct squeue *q, uint32_t align, uint32_t max_n, 
 }
 
 /* Reserve the range in the expected-state table; false when it is busy. */
-static bool squeue_claim(struct squeue *q, struct sreq *r)
+bool squeue_claim(struct squeue *q, struct sreq *r)
 {
     struct sdisk *d = q->disk;
     struct expect_tag tag = { q->index, r->seq };
     bool ok;
     spin_lock(&d->lock);
+    if (r->nblocks && stress_reserved_by_other(d, q, r)) {
+        spin_unlock(&d->lock);
+        return false; /* a large write waits for these blocks */
+    }
     switch (r->op) {
     case OP_READ:
     case OP_VERIFY:

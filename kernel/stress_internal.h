@@ -15,6 +15,7 @@
 #include "msg.h"
 #include "percpu.h"
 #include "prng.h"
+#include "reqsize.h"
 #include "spinlock.h"
 #include "verify.h"
 #include "virtio_blk.h"
@@ -22,6 +23,7 @@
 #define STRESS_MAX_DISKS 8
 #define STRESS_MAX_OWNED (STRESS_MAX_DISKS * VBLK_MAX_QUEUES) /* queues one CPU may own */
 #define STRESS_ERROR_DETAIL_MAX 200 /* detailed error messages; later ones are only counted */
+#define STRESS_LARGE_PER_QUEUE 2    /* large requests (max_request) one queue may have in flight */
 
 enum stress_phase {
     PHASE_RUN = 0,   /* random load */
@@ -46,6 +48,7 @@ struct sreq {
     uint16_t segs;
     bool indirect_used;
     bool burst;                 /* part of a merge burst */
+    bool large;                 /* a slot of the large pool (max_request): its buffer is large */
     uint32_t seq;
     uint32_t nblocks;
     uint32_t epoch;
@@ -63,6 +66,15 @@ struct squeue {
     uint16_t *free_ids;
     uint32_t nfree;
     uint32_t max_segs;          /* data segments per request: seg_max, within the buffer */
+    struct sreq *large;         /* the large pool (max_request): nlarge slots */
+    uint32_t nlarge;
+    uint16_t large_free[STRESS_LARGE_PER_QUEUE];
+    uint32_t nlarge_free;
+    struct sreq *large_pending; /* a large write waiting for its range (the disk's reservation) */
+    volatile uint64_t large_ops;        /* large requests completed */
+    volatile uint64_t large_writes;     /* of which writes */
+    volatile uint32_t large_max_bytes;  /* the largest completed: bytes, data segments */
+    volatile uint32_t large_max_segs;
     struct prng rng;
     uint32_t next_seq;
     uint64_t burst_next;        /* next LBA of a run of adjacent requests */
@@ -90,6 +102,16 @@ struct sdisk {
     uint32_t spb;               /* 512-byte sectors per logical block */
     uint32_t max_blocks;
     uint16_t nq;
+    /* max_request: the plan of this disk's large requests, or why there are none */
+    struct reqsize_plan large;
+    bool large_on;
+    const char *large_why;
+    uint64_t large_pool_bytes;  /* memory the large pool took (hello) */
+    /* A large write's claim on a range it waits for: in PHASE_RUN no other request may claim
+     * a block of it, so the requests over it drain and the write gets in (guarded by lock). */
+    uint64_t resv_lba;
+    uint32_t resv_n;
+    int32_t resv_q;             /* queue holding it, -1: none */
     char first_id[VIRTIO_BLK_ID_BYTES + 1];
     struct squeue q[VBLK_MAX_QUEUES];
 };
@@ -125,6 +147,20 @@ const char *squeue_op_name(uint8_t op);
 
 /* stress_choose.c: what the next request is; false when nothing can be posted now. */
 bool squeue_prepare(struct squeue *q, struct sreq *r, uint32_t phase);
+/* Reserve r's range in the expected-state table (d->lock held by the caller: no). */
+bool squeue_claim(struct squeue *q, struct sreq *r);
+
+/* stress_large.c: large requests (max_request): plan and pool at probe, then per queue. */
+void stress_large_setup(void);
+void stress_large_describe(struct msg *m, const struct sdisk *d);
+bool squeue_large_alloc(struct squeue *q, const char **why);
+/* A large request to post now (prepared and claimed), or NULL: post a normal one. */
+struct sreq *squeue_take_large(struct squeue *q, uint32_t phase);
+/* Its data segments, from the disk's plan; returns the count. */
+uint16_t squeue_large_segments(struct squeue *q, struct sreq *r, struct vblk_seg *segs);
+void squeue_large_done(struct squeue *q, struct sreq *r);
+/* True when another queue's reservation covers part of [lba, lba+n) (d->lock held). */
+bool stress_reserved_by_other(const struct sdisk *d, const struct squeue *q, const struct sreq *r);
 
 /* stress.c: the control loop's helpers. */
 /* Run the control loop (and CPU 0's queues) until cond() holds or timeout_ms passes. */

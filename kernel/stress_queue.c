@@ -60,7 +60,7 @@ bool squeue_alloc(struct squeue *q, const char **why)
         r->data = buf + 512;
         q->free_ids[q->nfree++] = (uint16_t)i;
     }
-    return true;
+    return squeue_large_alloc(q, why);
 oom:
     *why = "out of memory for request buffers";
     return false;
@@ -130,7 +130,9 @@ static void squeue_post(struct squeue *q, struct sreq *r)
     };
     if (r->op == OP_WRITE)
         squeue_fill_data(q, r);
-    if (r->op == OP_READ || r->op == OP_VERIFY || r->op == OP_WRITE)
+    if (r->large)
+        io.nsegs = squeue_large_segments(q, r, segs);
+    else if (r->op == OP_READ || r->op == OP_VERIFY || r->op == OP_WRITE)
         io.nsegs = squeue_segments(q, r->data, bytes, segs, (uint16_t)MIN(q->max_segs, (uint32_t)VBLK_SEGS_MAX),
                                    r->burst);
     /* Mix indirect tables with direct chains (the driver decides what the device allows); a
@@ -166,12 +168,16 @@ void squeue_fill(struct squeue *q)
             if (!ratelimit_admit(&q->next_submit_ns, time_ns(), st.cfg->rate))
                 break;
         }
-        struct sreq *r = &q->reqs[q->free_ids[q->nfree - 1]];
-        r->seq = q->next_seq; /* the claim records it as the writer's tag */
-        if (!squeue_prepare(q, r, phase))
-            break;
+        /* A seeded share as large as the device allows (max_request), when one is free. */
+        struct sreq *r = squeue_take_large(q, phase);
+        if (!r) {
+            r = &q->reqs[q->free_ids[q->nfree - 1]];
+            r->seq = q->next_seq; /* the claim records it as the writer's tag */
+            if (!squeue_prepare(q, r, phase))
+                break;
+            q->nfree--;
+        }
         q->next_seq++;
-        q->nfree--;
         squeue_post(q, r);
         posted = true;
         if (vblk_queue_broken(q->vq))
@@ -259,7 +265,10 @@ static void squeue_complete(struct squeue *q, struct sreq *r, uint32_t len)
     q->bytes += bytes;
     r->busy = 0;
     q->inflight--;
-    q->free_ids[q->nfree++] = (uint16_t)(r - q->reqs);
+    if (r->large)
+        squeue_large_done(q, r);
+    else
+        q->free_ids[q->nfree++] = (uint16_t)(r - q->reqs);
     tlb_refresh();
 }
 

@@ -112,8 +112,8 @@ void stress_report_broken(struct squeue *q)
 static uint64_t squeue_oldest_ms(const struct squeue *q, uint64_t now)
 {
     uint64_t oldest = 0;
-    for (uint32_t i = 0; i < q->depth; i++) {
-        const struct sreq *r = &q->reqs[i];
+    for (uint32_t i = 0; i < q->depth + q->nlarge; i++) {
+        const struct sreq *r = i < q->depth ? &q->reqs[i] : &q->large[i - q->depth];
         if (r->busy && now > r->submit_ns && now - r->submit_ns > oldest)
             oldest = now - r->submit_ns;
     }
@@ -142,6 +142,13 @@ void stress_queue_counters(struct msg *m, const struct squeue *q, bool rings)
         msg_u64(m, "get_ids", q->op_count[OP_GET_ID]);
         msg_u64(m, "verified", q->verified_blocks);
         msg_u64(m, "bursts", q->bursts);
+        if (q->nlarge) {
+            /* max_request: how many large requests completed and how large they got */
+            msg_u64(m, "large", q->large_ops);
+            msg_u64(m, "large_writes", q->large_writes);
+            msg_u64(m, "large_max_bytes", q->large_max_bytes);
+            msg_u64(m, "large_max_segs", q->large_max_segs);
+        }
     } else {
         msg_u64(m, "oldest_ms", squeue_oldest_ms(q, time_ns()));
     }

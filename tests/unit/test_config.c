@@ -359,8 +359,39 @@ static void test_config_to_msg_lists_every_key(void **state)
     assert_int_equal(json_integer_value(json_object_get(cfg, "reset_ms")), 0);
     assert_string_equal(json_string_value(json_object_get(cfg, "packed")), "auto");
     assert_int_equal(json_integer_value(json_object_get(cfg, "burst")), 0);
-    assert_int_equal(json_object_size(cfg), 28); /* every key of the table */
+    assert_int_equal(json_integer_value(json_object_get(cfg, "max_request")), 0);
+    assert_int_equal(json_object_size(cfg), 30); /* every key of the table */
     json_decref(obj);
+}
+
+/* max_request: off, bytes in 4 KiB steps, or the word "device" (printed back as the word). */
+static void test_max_request(void **state)
+{
+    (void)state;
+    config_defaults(&cfg);
+    assert_int_equal(cfg.max_request, 0);
+    assert_int_equal(cfg.max_request_share, 10);
+    assert_true(parse("max_request=device max_request_share=25"));
+    assert_int_equal(cfg.max_request, CONFIG_MAX_REQUEST_DEVICE);
+    assert_int_equal(cfg.max_request_share, 25);
+    assert_true(config_validate(&cfg, &err));
+    struct msg m;
+    char line[WIRE_LINE_MAX + 32];
+    msg_begin(&m, "hello");
+    config_to_msg(&cfg, &m, "config");
+    assert_true(msg_format_line(&m, 1, line, sizeof(line)) > 0);
+    assert_non_null(strstr(line, "\"max_request\":\"device\""));
+
+    assert_true(parse("max_request=1048576"));
+    assert_int_equal(cfg.max_request, 1048576);
+    assert_true(config_validate(&cfg, &err));
+    assert_true(parse("max_request=5000"));
+    assert_false(config_validate(&cfg, &err));
+    assert_string_equal(err.key, "max_request");
+    assert_non_null(strstr(err.message, "multiple of 4096"));
+    expect_error("max_request=devices", 1, "max_request", "devices", "or device", NULL);
+    expect_error("max_request=67112960", 1, "max_request", "67112960", "out of range", "0..67108864");
+    expect_error("max_request_share=0", 1, "max_request_share", "0", "1..100", NULL);
 }
 
 int main(void)
@@ -380,6 +411,7 @@ int main(void)
         cmocka_unit_test(test_validate),
         cmocka_unit_test(test_null_err),
         cmocka_unit_test(test_config_to_msg_lists_every_key),
+        cmocka_unit_test(test_max_request),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

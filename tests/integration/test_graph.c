@@ -122,6 +122,34 @@ static void test_4k_host_pads_unaligned_requests_of_disks_on_one_iothread(void *
     graph_free(&t);
 }
 
+/* max_request=device: a share of the requests as large as the device allows, through qcow2 over
+ * 4 KiB host sectors, verified block by block and across migrations. */
+static void test_largest_requests_through_qcow2_on_4k_host(void **state)
+{
+    (void)state;
+    struct graph_run t;
+    const char *a[] = { "--migrations", "2", "--verify", "full", "--disk-graph", "qcow2,align=4096",
+                        "--guest-config", "max_request=device", NULL };
+    graph_tool(&t, "large", a);
+    graph_passes(&t);
+    graph_has_node(&t, "vqhalign0", "blkdebug");
+    json_t *large = json_object_get(t.doc, "large_requests");
+    assert_non_null(large);
+    fprintf(stderr, "large: %lld requests (%lld writes), the largest %lld bytes in %lld segments\n",
+            json_integer_value(json_object_get(large, "ops")), json_integer_value(json_object_get(large, "writes")),
+            json_integer_value(json_object_get(large, "max_bytes")),
+            json_integer_value(json_object_get(large, "max_segs")));
+    assert_true(json_integer_value(json_object_get(large, "ops")) > 0);
+    /* writes too: a large write waits out the requests over its range (the reservation) */
+    assert_true(json_integer_value(json_object_get(large, "writes")) > 0);
+    /* QEMU's seg_max is queue-size - 2 = 254, and it sets no size_max: 254 segments of 16 KiB,
+     * the guest's 4 MiB cap for a device without size_max */
+    assert_int_equal(json_integer_value(json_object_get(large, "max_segs")), 254);
+    assert_int_equal(json_integer_value(json_object_get(large, "max_bytes")), 254 * 16384);
+    assert_non_null(strstr(t.text, "the largest 4161536 bytes in 254 segments"));
+    graph_free(&t);
+}
+
 static void test_nbd_qcow2_served_by_storage_daemon(void **state)
 {
     (void)state;
@@ -229,6 +257,7 @@ int main(void)
         cmocka_unit_test(test_bad_choices_are_errors),
         cmocka_unit_test(test_qcow2_with_cache_options),
         cmocka_unit_test(test_4k_host_pads_unaligned_requests_of_disks_on_one_iothread),
+        cmocka_unit_test(test_largest_requests_through_qcow2_on_4k_host),
         cmocka_unit_test(test_nbd_qcow2_served_by_storage_daemon),
         cmocka_unit_test(test_shared_throttle_group_bites),
         cmocka_unit_test(test_nbd_outages_are_ridden_out_and_counted),

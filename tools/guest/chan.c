@@ -278,6 +278,18 @@ uint64_t chan_queue_sum(const json_t *msg, const char *field)
     return n;
 }
 
+uint64_t chan_queue_max(const json_t *msg, const char *field)
+{
+    uint64_t n = 0;
+    json_t *disk, *q;
+    size_t i, j;
+    json_array_foreach(json_object_get(msg, "disks"), i, disk)
+        json_array_foreach(json_object_get(disk, "queues"), j, q)
+            if ((uint64_t)json_integer_value(json_object_get(q, field)) > n)
+                n = (uint64_t)json_integer_value(json_object_get(q, field));
+    return n;
+}
+
 uint64_t chan_total_ops(const json_t *progress)
 {
     return chan_queue_sum(progress, "ops");

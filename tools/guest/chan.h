@@ -73,6 +73,8 @@ bool chan_wait_progress(struct chan *c, struct vm *v, uint64_t seq, const json_t
 json_t *chan_queue_ops(const json_t *msg);
 /* Sum of one per-queue member ("ops", "bytes", "inflight", ...) over every disk's queues. */
 uint64_t chan_queue_sum(const json_t *msg, const char *field);
+/* The largest of one per-queue member over every disk's queues. */
+uint64_t chan_queue_max(const json_t *msg, const char *field);
 /* Sum of every queue's "ops" of a progress message. */
 uint64_t chan_total_ops(const json_t *progress);
 /* Sum of "inflight" over every queue of a progress message. */

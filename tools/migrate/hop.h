@@ -83,6 +83,8 @@ struct run_result {
     double duration_s;
     uint64_t total_ops;
     uint64_t guest_errors;
+    /* max_request (the guest's summary): large requests done, of them writes, the largest */
+    uint64_t large_ops, large_writes, large_max_bytes, large_max_segs;
     int nhops, hops_cap;
     struct hop_record *hops;
 };

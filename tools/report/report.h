@@ -30,7 +30,8 @@ const char *report_build_id(void);
 
 /*
  * --json: {"vqhammer": {"version"}, "config", "verdict", "reason", "accel", "duration_s",
- * "total_ops", "guest_errors", "migrations_per_minute", "rundir" (when set), "reproducer",
+ * "total_ops", "guest_errors", "large_requests": {"ops", "writes", "max_bytes", "max_segs"} (when
+ * the guest made any: max_request), "migrations_per_minute", "rundir" (when set), "reproducer",
  * "evidence" (when set), "hops": [every field of struct hop_record; "failure" when set],
  * "summary": {"migrations", "downtime_ms": {"min","avg","max"}, "total_ms": {...}}}.
  * config is borrowed (NULL gives null). Stats with no completed migration are null.

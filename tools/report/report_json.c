@@ -152,6 +152,11 @@ json_t *report_json_build(json_t *config, const struct run_result *r)
     bad |= json_object_set_new(doc, "duration_s", jreal(r->duration_s));
     bad |= json_object_set_new(doc, "total_ops", ju64(r->total_ops));
     bad |= json_object_set_new(doc, "guest_errors", ju64(r->guest_errors));
+    if (r->large_ops)
+        bad |= json_object_set_new(doc, "large_requests",
+                                   json_pack("{s:o, s:o, s:o, s:o}", "ops", ju64(r->large_ops), "writes",
+                                             ju64(r->large_writes), "max_bytes", ju64(r->large_max_bytes),
+                                             "max_segs", ju64(r->large_max_segs)));
     bad |= json_object_set_new(doc, "migrations_per_minute", jreal(st.per_minute));
     if (r->rundir[0])
         bad |= json_object_set_new(doc, "rundir", JSTR(r->rundir));

@@ -61,6 +61,10 @@ void report_table_print(FILE *f, const struct run_result *r)
     put_minmax(f, "downtime", &st.downtime_ms, st.migrations);
     put_minmax(f, "migration time", &st.total_ms, st.migrations);
     fprintf(f, "guest: %" PRIu64 " operations, %" PRIu64 " errors\n", r->total_ops, r->guest_errors);
+    if (r->large_ops)
+        fprintf(f, "large requests (max_request): %" PRIu64 " (%" PRIu64 " writes), the largest %" PRIu64
+                   " bytes in %" PRIu64 " segments\n",
+                r->large_ops, r->large_writes, r->large_max_bytes, r->large_max_segs);
     for (int i = 0; i < r->nhops; i++) {
         unsigned missing = r->hops[i].modes.asked & ~r->hops[i].modes.proven;
         for (unsigned b = 1; missing && b < (1u << HOP_MODES); b <<= 1)

@@ -392,6 +392,12 @@ int session_end(struct session *s)
     s->result.guest_errors = s->chan ? s->chan->errors : 0;
     if (s->chan && s->chan->summary)
         s->result.total_ops = (uint64_t)json_integer_value(json_object_get(s->chan->summary, "ops"));
+    if (s->chan && s->chan->summary) {
+        s->result.large_ops = chan_queue_sum(s->chan->summary, "large");
+        s->result.large_writes = chan_queue_sum(s->chan->summary, "large_writes");
+        s->result.large_max_bytes = chan_queue_max(s->chan->summary, "large_max_bytes");
+        s->result.large_max_segs = chan_queue_max(s->chan->summary, "large_max_segs");
+    }
     if (s->result.verdict != VERDICT_PASS && s->rd && s->chan)
         session_write_guest_evidence(s, nodes);
     free(nodes);

@@ -263,6 +263,8 @@ int main(void)
         cmocka_unit_test(test_nbd_outages_are_ridden_out_and_counted),
         cmocka_unit_test(test_data_lost_behind_nbd_fails),
     };
+    if (getenv("VQH_TEST_FILTER")) /* one test while working on it: VQH_TEST_FILTER='*large*' */
+        cmocka_set_test_filter(getenv("VQH_TEST_FILTER"));
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     harness_cleanup();
     return rc;

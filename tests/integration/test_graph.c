@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "harness.h"
 
 #define TOOL_TIMEOUT_MS 300000
@@ -24,12 +25,12 @@ struct graph_run {
     char *text, *qmplog;
 };
 
-/* Nothing of ours still runs: no QEMU, no qemu-storage-daemon, no NBD supervisor. */
+/* Nothing of ours still runs: no QEMU, no qemu-storage-daemon or qemu-nbd, no NBD supervisor. */
 static bool graph_nothing_left(void)
 {
-    char cmd[700];
-    snprintf(cmd, sizeof(cmd), "pgrep -f 'qemu-storage-daemo[n] .*%s|nbd-serv[e] .*%s' >/dev/null", harness_dir(),
-             harness_dir());
+    char cmd[900];
+    snprintf(cmd, sizeof(cmd), "pgrep -f 'qemu-storage-daemo[n] .*%s|qemu-nb[d] .*%s|nbd-serv[e] .*%s' >/dev/null",
+             harness_dir(), harness_dir(), harness_dir());
     return harness_no_qemu_left() && system(cmd) != 0;
 }
 
@@ -210,6 +211,35 @@ static void test_nbd_outages_are_ridden_out_and_counted(void **state)
     graph_free(&t);
 }
 
+/* server=qemu-nbd: one qemu-nbd per export, on its own socket, killed and restarted by the chaos
+ * like the daemon; its outages are ridden out and counted the same way. */
+static void test_qemu_nbd_serves_and_its_outages_are_ridden_out(void **state)
+{
+    (void)state;
+    struct graph_run t;
+    const char *a[] = { "--migrations", "4", "--gap", "1500:3000", "--disk-graph",
+                        "nbd,server=qemu-nbd,reconnect-delay=5", "--nbd-chaos", "4000:5000", "--keep", NULL };
+    graph_tool(&t, "qemunbd", a);
+    assert_int_equal(t.rc, 0);
+    assert_string_equal(json_string_value(json_object_get(t.doc, "verdict")), "PASS");
+    graph_has_node(&t, "vqhproto0", "nbd");
+    /* the nbd node reached qemu-nbd's own socket, not the daemon's */
+    assert_non_null(strstr(t.qmplog, "nbd.sock-vqh0"));
+    char log[700];
+    snprintf(log, sizeof(log), "%s/qemu-nbd-vqh0.out", json_string_value(json_object_get(t.doc, "rundir")));
+    assert_true(access(log, R_OK) == 0);
+    json_t *h;
+    size_t i;
+    int outages = 0;
+    json_array_foreach(json_object_get(t.doc, "hops"), i, h)
+        outages += (int)json_integer_value(json_object_get(h, "nbd_outages"));
+    fprintf(stderr, "qemu-nbd chaos: %d outages in the hops; %s\n", outages,
+            json_string_value(json_object_get(t.doc, "reason")));
+    assert_true(outages >= 1);
+    assert_null(strstr(json_string_value(json_object_get(t.doc, "reason")), " 0 NBD server outage(s)"));
+    graph_free(&t);
+}
+
 static void test_data_lost_behind_nbd_fails(void **state)
 {
     (void)state;
@@ -261,6 +291,7 @@ int main(void)
         cmocka_unit_test(test_nbd_qcow2_served_by_storage_daemon),
         cmocka_unit_test(test_shared_throttle_group_bites),
         cmocka_unit_test(test_nbd_outages_are_ridden_out_and_counted),
+        cmocka_unit_test(test_qemu_nbd_serves_and_its_outages_are_ridden_out),
         cmocka_unit_test(test_data_lost_behind_nbd_fails),
     };
     if (getenv("VQH_TEST_FILTER")) /* one test while working on it: VQH_TEST_FILTER='*large*' */

@@ -49,6 +49,12 @@ static void test_every_item_is_taken(void **state)
     assert_int_equal(s.iothread, 1);
     assert_true(bg_spec_parse("vq-iothreads=2", &s, &err));
     assert_int_equal(s.vq_iothreads, 2);
+    assert_true(bg_spec_parse("nbd", &s, &err));
+    assert_int_equal(s.nbd_server, BG_NBD_QSD);
+    assert_true(bg_spec_parse("nbd,server=qemu-nbd", &s, &err));
+    assert_int_equal(s.nbd_server, BG_NBD_QEMU_NBD);
+    assert_true(bg_spec_parse("nbd,server=qemu-storage-daemon", &s, &err));
+    assert_int_equal(s.nbd_server, BG_NBD_QSD);
 }
 
 static void bad(const char *spec, const char *want)
@@ -77,6 +83,8 @@ static void test_bad_values_are_named_with_the_fix(void **state)
     bad("throttle=g0:iops=-1", "iops=-1");
     bad("iothread=1,vq-iothreads=2", "exclude each other");
     bad("vq-iothreads=0", "vq-iothreads=0: expected a whole number 1..16");
+    bad("nbd,server=nbdkit", "server=nbdkit: expected server=qemu-storage-daemon or server=qemu-nbd");
+    bad("server=qemu-nbd", "server= is an nbd option: add nbd");
 }
 
 static void opts_with(struct vqh_opts *o, int n, const char *const *specs)
@@ -110,6 +118,14 @@ static void test_run_wide_checks(void **state)
     o.nbd_chaos_min_ms = 4000, o.nbd_chaos_max_ms = 5000;
     assert_false(bg_spec_validate(&o, 1, &err));
     assert_non_null(strstr(err.msg, "reconnect-delay=5 or more"));
+    const char *mixed[] = { "nbd,server=qemu-nbd", "nbd" };
+    opts_with(&o, 2, mixed);
+    assert_false(bg_spec_validate(&o, 2, &err));
+    assert_non_null(strstr(err.msg, "disks 0 and 1 name different NBD servers (qemu-nbd, qemu-storage-daemon)"));
+    const char *mixed_ok[] = { "nbd,server=qemu-nbd", "raw" };
+    opts_with(&o, 2, mixed_ok);
+    assert_true(bg_spec_validate(&o, 2, &err));
+    assert_int_equal(bg_spec_nbd_server(&o, 2), BG_NBD_QEMU_NBD);
     const char *file[] = { "raw" };
     opts_with(&o, 1, file);
     o.nbd_chaos_min_ms = 4000, o.nbd_chaos_max_ms = 5000;
@@ -138,9 +154,14 @@ static void test_each_layer_is_built(void **state)
     const char *spec[] = { "qcow2,nbd,align=4096,l2-cache-size=1M,throttle=tg:iops=300" };
     opts_with(&o, 1, spec);
     o.ndisks = 2;
-    blockgraph_set_nbd_socket("/run/nbd.sock");
+    blockgraph_set_nbd_socket("/run/nbd.sock", false);
     char *s = cmdline(&o, 2);
-    blockgraph_set_nbd_socket(NULL);
+    blockgraph_set_nbd_socket("/run/nbd.sock", true); /* qemu-nbd: a server per export */
+    char *per = cmdline(&o, 2);
+    blockgraph_set_nbd_socket(NULL, false);
+    assert_non_null(strstr(per, "server.path=/run/nbd.sock-vqh1,export=vqh1,"));
+    assert_non_null(strstr(per, "server.path=/run/nbd.sock-vqh0,export=vqh0,"));
+    free(per);
     assert_non_null(strstr(s, "-object throttle-group,id=vqhtg-tg,x-iops-total=300 "));
     assert_null(strstr(strstr(s, "throttle-group,id") + 1, "throttle-group,id")); /* one group object */
     assert_non_null(strstr(s, "driver=nbd,node-name=vqhproto1,server.type=unix,server.path=/run/nbd.sock,export=vqh1,"

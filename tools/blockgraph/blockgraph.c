@@ -9,10 +9,20 @@
 
 /* One NBD server per run (nbd_server.c): its socket, set before the first QEMU is built. */
 static char blockgraph_nbd_sock[OPTS_PATH_MAX];
+static bool blockgraph_nbd_per_export;
 
-void blockgraph_set_nbd_socket(const char *path)
+void blockgraph_set_nbd_socket(const char *path, bool per_export)
 {
     snprintf(blockgraph_nbd_sock, sizeof(blockgraph_nbd_sock), "%s", path ? path : "");
+    blockgraph_nbd_per_export = per_export;
+}
+
+void blockgraph_nbd_socket(const char *base, bool per_export, const char *name, char *buf, size_t cap)
+{
+    if (per_export)
+        snprintf(buf, cap, "%s-%s", base, name);
+    else
+        snprintf(buf, cap, "%s", base);
 }
 
 void blockgraph_proto_node(int disk, char *buf, size_t cap)
@@ -109,7 +119,7 @@ void blockgraph_objects(struct qemu_cmd *c, const struct vqh_opts *o, int ndisks
 static bool blockgraph_proto(struct qemu_cmd *c, const struct vqh_opts *o, const struct bg_spec *sp, int disk,
                              const char *image, struct vqh_err *err)
 {
-    char proto[32], path[2 * OPTS_PATH_MAX], exp[32];
+    char proto[32], path[2 * OPTS_PATH_MAX], exp[32], sock[OPTS_PATH_MAX + 40];
     const char *direct, *noflush;
     blockgraph_proto_node(disk, proto, sizeof(proto));
     blockgraph_cache(o, &direct, &noflush);
@@ -121,9 +131,10 @@ static bool blockgraph_proto(struct qemu_cmd *c, const struct vqh_opts *o, const
         /* reconnect-delay: requests wait that long for the server to come back before they fail;
          * open-timeout (QEMU 7.0+): a QEMU started during an outage keeps trying as long. */
         blockgraph_nbd_export(disk, exp, sizeof(exp));
+        blockgraph_nbd_socket(blockgraph_nbd_sock, blockgraph_nbd_per_export, exp, sock, sizeof(sock));
         qemu_cmd_arg(c, "-blockdev");
         qemu_cmd_arg(c, "driver=nbd,node-name=%s,server.type=unix,server.path=%s,export=%s,reconnect-delay=%d,"
-                     "open-timeout=%d", proto, qemu_cmd_escape(blockgraph_nbd_sock, path, sizeof(path)), exp,
+                     "open-timeout=%d", proto, qemu_cmd_escape(sock, path, sizeof(path)), exp,
                      sp->reconnect_delay, sp->reconnect_delay);
         return true;
     }

@@ -32,8 +32,11 @@ void blockgraph_objects(struct qemu_cmd *c, const struct vqh_opts *o, int ndisks
  * more ",k=v" device properties (the hop actions' error policy). */
 void blockgraph_device(struct qemu_cmd *c, const struct vqh_opts *o, int disk, const char *serial,
                        const char *props);
-/* The run's NBD server socket (nbd_server.h) that nbd protocol nodes connect to. */
-void blockgraph_set_nbd_socket(const char *path);
+/* The run's NBD server socket (nbd_server.h) that nbd protocol nodes connect to; per_export: one
+ * server per export (qemu-nbd), each on the socket blockgraph_nbd_socket names. */
+void blockgraph_set_nbd_socket(const char *path, bool per_export);
+/* The socket serving export `name`: base itself, or base-NAME with one server per export. */
+void blockgraph_nbd_socket(const char *base, bool per_export, const char *name, char *buf, size_t cap);
 
 void blockgraph_proto_node(int disk, char *buf, size_t cap);
 void blockgraph_align_node(int disk, char *buf, size_t cap);

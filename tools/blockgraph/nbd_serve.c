@@ -1,6 +1,7 @@
 /*
  * nbd_serve.c: `vqhammer nbd-serve` (internal): the supervisor of the run's NBD server. It runs
- * qemu-storage-daemon exporting the data disks' images, and with chaos kills it (SIGKILL) at
+ * qemu-storage-daemon exporting the data disks' images (or one qemu-nbd per image: qemu-nbd
+ * serves one export a process), and with chaos kills it (SIGKILL, every qemu-nbd at once) at
  * seeded moments and restarts it after a seeded outage. A process of its own, so the outages keep
  * their schedule whatever the orchestrator is waiting for; the orchestrator reaps it (and so the
  * daemon, through proc.c's handlers and PDEATHSIG) at the end of the run.
@@ -42,13 +43,19 @@ static void serve_on_signal(int sig)
 }
 
 struct serve {
-    const char *sock, *qsd;
+    const char *sock, *kind, *qsd; /* kind: "qemu-storage-daemon" or "qemu-nbd"; qsd: its binary */
     FILE *log;
     int nexp;
     char name[SERVE_MAX_EXPORTS][32], path[SERVE_MAX_EXPORTS][OPTS_PATH_MAX];
-    struct proc *p;
+    struct proc *p[SERVE_MAX_EXPORTS]; /* one qemu-storage-daemon, or a qemu-nbd per export */
+    int np;
     int64_t t0, up_at;
 };
+
+static bool serve_per_export(const struct serve *s)
+{
+    return !strcmp(s->kind, "qemu-nbd");
+}
 
 static void serve_log(struct serve *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void serve_log(struct serve *s, const char *fmt, ...)
@@ -71,8 +78,68 @@ static bool serve_connects(const char *sock)
     return ok;
 }
 
-/* Start qemu-storage-daemon and wait until its socket accepts connections. */
+static struct proc *serve_spawn_qsd(struct serve *s, struct vqh_err *err);
+
+/* One qemu-nbd for export i: persistent (it outlives a client's disconnect) and shared (source
+ * and destination QEMU are connected at once during a migration), on its own socket. The image
+ * is opened as the daemon opens it: a file node, no format, writable. */
+static struct proc *serve_spawn_qemu_nbd(struct serve *s, int i, const char *sock, struct vqh_err *err)
+{
+    char sockopt[OPTS_PATH_MAX + 64], expopt[64], image[2 * OPTS_PATH_MAX + 64], esc[2 * OPTS_PATH_MAX], out[64];
+    snprintf(sockopt, sizeof(sockopt), "--socket=%s", sock);
+    snprintf(expopt, sizeof(expopt), "--export-name=%s", s->name[i]);
+    snprintf(image, sizeof(image), "driver=file,filename=%s", qemu_cmd_escape(s->path[i], esc, sizeof(esc)));
+    snprintf(out, sizeof(out), "qemu-nbd-%s.out", s->name[i]);
+    const char *args[] = { s->qsd, sockopt, expopt, "--persistent", "--shared=16", "--image-opts", image, NULL };
+    unlink(sock);
+    return proc_spawn(args, "qemu-nbd", out, out, err);
+}
+
+/* Start the server (qemu-storage-daemon, or a qemu-nbd per export) and wait until every socket
+ * accepts connections. */
 static bool serve_start(struct serve *s, struct vqh_err *err)
+{
+    char socks[SERVE_MAX_EXPORTS][OPTS_PATH_MAX + 40];
+    int nsock = 0;
+    s->np = 0;
+    if (serve_per_export(s)) {
+        for (int i = 0; i < s->nexp; i++) {
+            blockgraph_nbd_socket(s->sock, true, s->name[i], socks[nsock], sizeof(socks[0]));
+            if (!(s->p[s->np] = serve_spawn_qemu_nbd(s, i, socks[nsock++], err)))
+                return false;
+            s->np++;
+        }
+    } else {
+        snprintf(socks[nsock++], sizeof(socks[0]), "%s", s->sock);
+        if (!(s->p[s->np] = serve_spawn_qsd(s, err)))
+            return false;
+        s->np++;
+    }
+    int64_t deadline = clock_now_ms() + SERVE_READY_MS;
+    for (int i = 0; i < nsock; i++) {
+        while (!serve_connects(socks[i])) {
+            char st[PROC_STATUS_MAX];
+            for (int k = 0; k < s->np; k++) {
+                if (!proc_alive(s->p[k])) {
+                    vqh_err_set(err, "%s %s (see %s*.out in the run directory)", s->kind,
+                                proc_status_str(proc_status(s->p[k]), st), s->kind);
+                    return false;
+                }
+            }
+            if (clock_now_ms() > deadline) {
+                vqh_err_set(err, "%s did not listen on %s within %d ms", s->kind, socks[i], SERVE_READY_MS);
+                return false;
+            }
+            usleep(20000);
+        }
+    }
+    s->up_at = clock_now_ms();
+    serve_log(s, "up %lld %d\n", (long long)(s->up_at - s->t0), (int)s->p[0]->pid);
+    return true;
+}
+
+/* qemu-storage-daemon exporting every image on the one socket. */
+static struct proc *serve_spawn_qsd(struct serve *s, struct vqh_err *err)
 {
     char *args[4 + 4 * SERVE_MAX_EXPORTS];
     char buf[2 + 2 * SERVE_MAX_EXPORTS][2 * OPTS_PATH_MAX + 128], esc[2 * OPTS_PATH_MAX];
@@ -96,34 +163,19 @@ static bool serve_start(struct serve *s, struct vqh_err *err)
     }
     args[n] = NULL;
     unlink(s->sock);
-    s->p = proc_spawn((const char *const *)args, "qsd", "qemu-storage-daemon.out", "qemu-storage-daemon.out", err);
-    if (!s->p)
-        return false;
-    int64_t deadline = clock_now_ms() + SERVE_READY_MS;
-    while (!serve_connects(s->sock)) {
-        char st[PROC_STATUS_MAX];
-        if (!proc_alive(s->p)) {
-            vqh_err_set(err, "qemu-storage-daemon %s (see qemu-storage-daemon.out in the run directory)",
-                        proc_status_str(proc_status(s->p), st));
-            return false;
-        }
-        if (clock_now_ms() > deadline) {
-            vqh_err_set(err, "qemu-storage-daemon did not listen on %s within %d ms", s->sock, SERVE_READY_MS);
-            return false;
-        }
-        usleep(20000);
-    }
-    s->up_at = clock_now_ms();
-    serve_log(s, "up %lld %d\n", (long long)(s->up_at - s->t0), (int)s->p->pid);
-    return true;
+    return proc_spawn((const char *const *)args, "qsd", "qemu-storage-daemon.out", "qemu-storage-daemon.out", err);
 }
 
 static void serve_stop(struct serve *s)
 {
-    proc_kill(s->p, SIGKILL);
-    proc_wait(s->p, 10000);
-    proc_free(s->p);
-    s->p = NULL;
+    for (int i = 0; i < s->np; i++)
+        proc_kill(s->p[i], SIGKILL);
+    for (int i = 0; i < s->np; i++) {
+        proc_wait(s->p[i], 10000);
+        proc_free(s->p[i]);
+        s->p[i] = NULL;
+    }
+    s->np = 0;
 }
 
 /* Sleep up to ms, waking for a signal or a daemon that died by itself. */
@@ -131,10 +183,13 @@ static bool serve_nap(struct serve *s, int64_t ms)
 {
     int64_t end = clock_now_ms() + ms;
     while (clock_now_ms() < end && !serve_kick && !serve_zero) {
-        if (!proc_alive(s->p)) {
-            char st[PROC_STATUS_MAX];
-            serve_log(s, "died %lld %s\n", (long long)(clock_now_ms() - s->t0), proc_status_str(proc_status(s->p), st));
-            return false;
+        for (int i = 0; i < s->np; i++) {
+            if (!proc_alive(s->p[i])) {
+                char st[PROC_STATUS_MAX];
+                serve_log(s, "died %lld %s %s\n", (long long)(clock_now_ms() - s->t0), s->kind,
+                          proc_status_str(proc_status(s->p[i]), st));
+                return false;
+            }
         }
         usleep(20000);
     }
@@ -151,21 +206,24 @@ static bool serve_zero_images(struct serve *s)
     return true;
 }
 
-/* argv: nbd-serve SOCKET LOG QSD SEED CHAOS_MIN_MS CHAOS_MAX_MS OUTAGE_MAX_MS NAME=PATH... */
+/* argv: nbd-serve SOCKET LOG KIND BINARY SEED CHAOS_MIN_MS CHAOS_MAX_MS OUTAGE_MAX_MS NAME=PATH...
+ * (KIND: qemu-storage-daemon or qemu-nbd) */
 int nbd_serve_main(int argc, char **argv)
 {
     struct serve s = { 0 };
     struct vqh_err err;
-    if (argc < 9 || argc - 8 > SERVE_MAX_EXPORTS) {
+    if (argc < 10 || argc - 9 > SERVE_MAX_EXPORTS ||
+        (strcmp(argv[3], "qemu-storage-daemon") && strcmp(argv[3], "qemu-nbd"))) {
         fprintf(stderr, "vqhammer nbd-serve: internal command, started by vqhammer itself\n");
         return 2;
     }
     s.sock = argv[1];
-    s.qsd = argv[3];
+    s.kind = argv[3];
+    s.qsd = argv[4];
     s.log = fopen(argv[2], "ae");
-    uint64_t rng = strtoull(argv[4], NULL, 0);
-    int cmin = atoi(argv[5]), cmax = atoi(argv[6]), omax = atoi(argv[7]);
-    for (int i = 8; i < argc; i++) {
+    uint64_t rng = strtoull(argv[5], NULL, 0);
+    int cmin = atoi(argv[6]), cmax = atoi(argv[7]), omax = atoi(argv[8]);
+    for (int i = 9; i < argc; i++) {
         const char *eq = strchr(argv[i], '=');
         if (!eq || !s.log)
             return 2;

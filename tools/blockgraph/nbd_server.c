@@ -42,7 +42,8 @@ struct nbd_server *nbd_server_start(const struct vqh_opts *o, struct rundir *rd,
 {
     char self[OPTS_PATH_MAX], qsd[OPTS_PATH_MAX], seed[32], cmin[16], cmax[16], omax[16], why[512];
     char exports[OPTS_MAX_DISKS][OPTS_PATH_MAX + 40];
-    const char *argv[8 + OPTS_MAX_DISKS + 1];
+    const char *argv[9 + OPTS_MAX_DISKS + 1];
+    enum bg_nbd_server kind = bg_spec_nbd_server(o, ndisks);
     int n = 0;
     ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
     struct nbd_server *ns = calloc(1, sizeof(*ns));
@@ -58,7 +59,17 @@ struct nbd_server *nbd_server_start(const struct vqh_opts *o, struct rundir *rd,
         return NULL;
     }
     snprintf(ns->log, sizeof(ns->log), "%s", rundir_path(rd, "nbd-server.log"));
-    blockgraph_tool(o, "qemu-storage-daemon", qsd, sizeof(qsd));
+    /* qemu-nbd serves one export a process: one socket per export, each checked for length. */
+    for (int i = 0; kind == BG_NBD_QEMU_NBD && i < ndisks; i++) {
+        char name[32], one[64];
+        blockgraph_nbd_export(i, name, sizeof(name));
+        blockgraph_nbd_socket("nbd.sock", true, name, one, sizeof(one));
+        if (!rundir_sock_path(rd, one, err)) {
+            free(ns);
+            return NULL;
+        }
+    }
+    blockgraph_tool(o, bg_nbd_server_name(kind), qsd, sizeof(qsd));
     /* A different seed stream from the guest's and the migration loop's. */
     snprintf(seed, sizeof(seed), "0x%llx", (unsigned long long)(o->seed ^ 0x6e6264636861ull));
     snprintf(cmin, sizeof(cmin), "%d", o->nbd_chaos_min_ms);
@@ -70,6 +81,7 @@ struct nbd_server *nbd_server_start(const struct vqh_opts *o, struct rundir *rd,
     argv[n++] = "nbd-serve";
     argv[n++] = sock;
     argv[n++] = ns->log;
+    argv[n++] = bg_nbd_server_name(kind);
     argv[n++] = qsd;
     argv[n++] = seed;
     argv[n++] = cmin;
@@ -103,7 +115,7 @@ struct nbd_server *nbd_server_start(const struct vqh_opts *o, struct rundir *rd,
         }
         usleep(20000);
     }
-    blockgraph_set_nbd_socket(sock);
+    blockgraph_set_nbd_socket(sock, kind == BG_NBD_QEMU_NBD);
     return ns;
 }
 
@@ -164,6 +176,6 @@ void nbd_server_stop(struct nbd_server *ns)
     /* SIGTERM: the supervisor's proc.c handlers kill the daemon before it goes. */
     proc_kill_reap(ns->p, 3000);
     proc_free(ns->p);
-    blockgraph_set_nbd_socket(NULL);
+    blockgraph_set_nbd_socket(NULL, false);
     free(ns);
 }

@@ -1,7 +1,8 @@
 /*
  * nbd_server.h: the run's NBD server: one qemu-storage-daemon exporting every data disk that
  * --disk-graph serves over nbd (export vqh<i>, writable, on a unix socket in the private run
- * directory), started before the first QEMU, shared by every QEMU of the run, always reaped.
+ * directory), or with server=qemu-nbd one qemu-nbd per such disk (socket nbd.sock-vqh<i>),
+ * started before the first QEMU, shared by every QEMU of the run, always reaped.
  * It runs under a supervisor process (`vqhammer nbd-serve`, nbd_serve.c) that carries out
  * --nbd-chaos and logs every outage.
  */

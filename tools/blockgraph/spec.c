@@ -107,6 +107,16 @@ static bool spec_item(const char *text, char *item, struct bg_spec *s, unsigned 
         return (*seen |= 2), spec_num(text, item, v, 0, 86400, &s->cache_clean_interval, err);
     if (v && !strcmp(item, "reconnect-delay"))
         return (*seen |= 4), spec_num(text, item, v, 1, 3600, &s->reconnect_delay, err);
+    if (v && !strcmp(item, "server")) {
+        *seen |= 8;
+        if (!strcmp(v, "qemu-storage-daemon") || !strcmp(v, "qemu-nbd")) {
+            s->nbd_server = strcmp(v, "qemu-nbd") ? BG_NBD_QSD : BG_NBD_QEMU_NBD;
+            return true;
+        }
+        vqh_err_set(err, "--disk-graph '%s': server=%s: expected server=qemu-storage-daemon or server=qemu-nbd",
+                    text, v);
+        return false;
+    }
     if (v && !strcmp(item, "iothread"))
         return spec_num(text, item, v, 0, 15, &s->iothread, err);
     if (v && !strcmp(item, "vq-iothreads"))
@@ -123,7 +133,7 @@ static bool spec_item(const char *text, char *item, struct bg_spec *s, unsigned 
         return true;
     }
     vqh_err_set(err, "--disk-graph '%s': unknown item '%s%s%s': expected raw, qcow2, file, nbd, l2-cache-size=, "
-                "cache-clean-interval=, reconnect-delay=, align=, throttle=, iothread= or vq-iothreads=",
+                "cache-clean-interval=, reconnect-delay=, server=, align=, throttle=, iothread= or vq-iothreads=",
                 text, item, v ? "=" : "", v ? v : "");
     return false;
 }
@@ -149,6 +159,10 @@ bool bg_spec_parse(const char *text, struct bg_spec *out, struct vqh_err *err)
     }
     if ((seen & 4) && !out->nbd) {
         vqh_err_set(err, "--disk-graph '%s': reconnect-delay is an nbd option: add nbd", text);
+        return false;
+    }
+    if ((seen & 8) && !out->nbd) {
+        vqh_err_set(err, "--disk-graph '%s': server= is an nbd option: add nbd", text);
         return false;
     }
     if (out->iothread >= 0 && out->vq_iothreads) {
@@ -185,6 +199,12 @@ bool bg_spec_validate(const struct vqh_opts *o, int ndisks, struct vqh_err *err)
             return false;
         }
         for (int j = 0; j < i; j++) {
+            if (s[i].nbd && s[j].nbd && s[i].nbd_server != s[j].nbd_server) {
+                vqh_err_set(err, "--disk-graph: disks %d and %d name different NBD servers (%s, %s): one server "
+                            "program serves every nbd disk of a run, give the same server=", j, i,
+                            bg_nbd_server_name(s[j].nbd_server), bg_nbd_server_name(s[i].nbd_server));
+                return false;
+            }
             if (s[i].group[0] && !strcmp(s[i].group, s[j].group) && (s[i].iops != s[j].iops || s[i].bps != s[j].bps)) {
                 vqh_err_set(err, "--disk-graph: throttle group %s has different limits on disks %d and %d: a "
                             "group has one set of limits, give the same iops/bps", s[i].group, j, i);
@@ -214,6 +234,22 @@ bool bg_spec_any_nbd(const struct vqh_opts *o, int ndisks)
             return true;
     }
     return false;
+}
+
+enum bg_nbd_server bg_spec_nbd_server(const struct vqh_opts *o, int ndisks)
+{
+    struct bg_spec s;
+    for (int i = 0; i < ndisks; i++) {
+        bg_spec_of(o, i, &s);
+        if (s.nbd)
+            return (enum bg_nbd_server)s.nbd_server;
+    }
+    return BG_NBD_QSD;
+}
+
+const char *bg_nbd_server_name(enum bg_nbd_server s)
+{
+    return s == BG_NBD_QEMU_NBD ? "qemu-nbd" : "qemu-storage-daemon";
 }
 
 int bg_spec_min_reconnect_ms(const struct vqh_opts *o, int ndisks)

@@ -8,6 +8,8 @@
  *         | l2-cache-size=SIZE               qcow2 only (bytes, K/M/G suffix)
  *         | cache-clean-interval=SECONDS     qcow2 only
  *         | reconnect-delay=SECONDS          nbd only (10)
+ *         | server=qemu-storage-daemon|qemu-nbd  nbd only: what serves the run's exports
+ *                                            (qemu-storage-daemon); every nbd disk names the same
  *         | align=BYTES                      a blkdebug node with this request alignment under the
  *                                            format node: a host with 4 KiB sectors (align=4096)
  *         | throttle=GROUP:iops=N[:bps=N]    a throttle node in the throttle group GROUP (shared
@@ -28,10 +30,13 @@
 
 #define BG_GROUP_MAX 32
 
+enum bg_nbd_server { BG_NBD_QSD = 0, BG_NBD_QEMU_NBD = 1 };
+
 struct bg_spec {
     bool qcow2;                   /* format node: qcow2, else raw */
     bool nbd;                     /* protocol node: nbd, else file */
     int reconnect_delay;          /* nbd: seconds */
+    int nbd_server;               /* nbd: enum bg_nbd_server */
     uint64_t l2_cache_size;       /* qcow2: bytes, 0 = QEMU's default */
     int cache_clean_interval;     /* qcow2: seconds, -1 = QEMU's default */
     int align;                    /* blkdebug request alignment, 0 = no blkdebug node */
@@ -51,6 +56,9 @@ void bg_spec_of(const struct vqh_opts *o, int disk, struct bg_spec *out);
 bool bg_spec_validate(const struct vqh_opts *o, int ndisks, struct vqh_err *err);
 /* True when any data disk of the run is served over NBD. */
 bool bg_spec_any_nbd(const struct vqh_opts *o, int ndisks);
+/* What serves the run's NBD disks (they all agree: bg_spec_validate). */
+enum bg_nbd_server bg_spec_nbd_server(const struct vqh_opts *o, int ndisks);
+const char *bg_nbd_server_name(enum bg_nbd_server s); /* "qemu-storage-daemon", "qemu-nbd" */
 /* The smallest reconnect-delay of the run's NBD disks, in ms (chaos outages stay below it). */
 int bg_spec_min_reconnect_ms(const struct vqh_opts *o, int ndisks);
 

@@ -30,9 +30,11 @@ bool reqsize_plan(const struct reqsize_limits *l, struct reqsize_plan *p, const 
         segs = l->table_segs;
         p->segs_bound = "driver";
     }
-    /* 2.7.5.3.1 / 2.8: "A driver MUST NOT create a descriptor chain longer than the Queue Size
-     * of the device", indirect tables included; header and status take two descriptors. QEMU's
-     * virtio-blk says as much from its side: seg_max = queue-size - 2 (seg-max-adjust). */
+    /* Spec 2.7 "Indirect Descriptors": "A driver MUST NOT create a descriptor chain longer than
+     * the Queue Size of the device" (an indirect table is such a chain: its length is bounded
+     * by the queue size too); 2.8 "Scatter-Gather Support": "A driver MUST NOT create a
+     * descriptor list longer than the Queue Size." Header and status take two descriptors.
+     * QEMU's virtio-blk says as much from its side: seg_max = queue-size - 2 (seg-max-adjust). */
     if (l->queue_size < 3) {
         *why = "queue size below 3: header, a data segment and the status byte do not fit a chain";
         return false;

@@ -20,6 +20,7 @@ static const char *const mode_names[] = { "irq", "poll", NULL };
 static const char *const toggle_names[] = { "auto", "on", "off", NULL };
 static const char *const inject_names[] = { "none", "ud", "gp", "pf", "de", NULL };
 static const char *const onoff_names[] = { "off", "on", NULL };
+static const char *const hotplug_names[] = { "on", "off", "ignore-button", NULL };
 
 #define OFF(f) ((uint16_t)offsetof(struct config, f))
 #define U32(f, lo, hi, d) { #f, CFG_U32, OFF(f), lo, hi, d, NULL, NULL }
@@ -56,6 +57,7 @@ static const struct cfg_key cfg_keys[] = {
     U32(reset_ms, 0, 3600000, 0),
     ENUM(packed, toggle_names, CONFIG_AUTO),
     U32(burst, 0, 4096, 0),
+    ENUM(hotplug, hotplug_names, CONFIG_HOTPLUG_ON),
 };
 
 /* Duplicate detection keeps one bit per key. */

@@ -22,6 +22,9 @@ enum config_inject {
     CONFIG_INJECT_DE,  /* divide error */
 };
 enum config_toggle { CONFIG_AUTO = 0, CONFIG_ON = 1, CONFIG_OFF = 2 };
+/* hotplug: the guest drives its PCIe hot-plug slots; off and ignore-button are test hooks (a guest
+ * that never sees a plugged disk; one that never lets an unplugged one go). */
+enum config_hotplug { CONFIG_HOTPLUG_ON = 0, CONFIG_HOTPLUG_OFF, CONFIG_HOTPLUG_IGNORE_BUTTON };
 
 struct config {
     uint64_t seed;            /* seed: PRNG seed for the whole load (default 1) */
@@ -54,6 +57,7 @@ struct config {
                                  (or one of its queues), 0 = never (0) */
     uint32_t packed;          /* packed: auto|on|off, negotiate VIRTIO_F_RING_PACKED (auto) */
     uint32_t burst;           /* burst: requests in a merge burst, 0 = no bursts (0) */
+    uint32_t hotplug;         /* hotplug: on|off|ignore-button (on; see enum config_hotplug) */
     uint32_t final_state;     /* final_state: off|on, print the expected-state table (the `state`
                                  command's replies) before the summary, for verify-image */
 };

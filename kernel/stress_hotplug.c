@@ -351,6 +351,8 @@ static void hp_remove(struct hp_slot *h, bool surprise)
 /* Look at every slot once and act on what changed. */
 static void hp_scan(void)
 {
+    if (st.cfg->hotplug == CONFIG_HOTPLUG_OFF)
+        return;
     for (uint32_t i = 0; i < nslots; i++) {
         struct hp_slot *h = &slots[i];
         struct pcie_slot_events ev;
@@ -362,7 +364,7 @@ static void hp_scan(void)
                 hp_add(h);
         } else if (!ev.present) {
             hp_remove(h, true);
-        } else if (ev.button) {
+        } else if (ev.button && st.cfg->hotplug != CONFIG_HOTPLUG_IGNORE_BUTTON) {
             /* 6.7.1.5 Attention Button: "hot-plug software ... initiates the hot-removal". */
             if (h->state == HP_FAILED)
                 pcie_slot_power_on(&h->ps, &h->error); /* off again below: QEMU needs the change */

@@ -3,7 +3,8 @@
  * q35 under TCG: a disk device_add-ed after hop 1 is found and hammered, migrates with the guest
  * in hop 2 (whose checks verify every block of it), is device_del-ed after hop 2 and let go by
  * the guest (drained, reset, slot powered off, acknowledged, DEVICE_DELETED), a fresh one is
- * plugged into the same slot after hop 3 and verified at the end; and the flags' bad values.
+ * plugged into the same slot after hop 3 and verified at the end; a guest that never takes a
+ * plugged disk, or never lets an unplugged one go, is a FAIL naming it; the flags' bad values.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -108,6 +109,38 @@ static void test_plug_migrate_unplug_replug(void **state)
     assert_true(harness_no_qemu_left());
 }
 
+/* A guest that misbehaves at a plug or an unplug (guest test hooks): the run FAILs saying so. */
+static void expect_fail(const char *guest_config, const char *migrations, const char *want)
+{
+    char out[600];
+    snprintf(out, sizeof(out), "%s/fail.out", harness_dir());
+    const char *args[] = { "migrate", "--boot", "pvh", "--accel", "tcg", "--smp", "2", "--queues", "2",
+                           "--disk-size", "16M", "--migrations", migrations, "--seed", "3", "--gap", "100:200",
+                           "--hotplug-slots", "1", "--hotplug-every", "1", "--guest-config", guest_config,
+                           "--workdir", harness_dir(), NULL };
+    int rc = harness_tool(args, out, 180000);
+    char *text = harness_slurp(out);
+    if (rc != 1 && text)
+        fprintf(stderr, "--- vqhammer output ---\n%s\n", text);
+    assert_int_equal(rc, 1);
+    assert_non_null(text);
+    assert_non_null(strstr(text, want));
+    free(text);
+    assert_true(harness_no_qemu_left());
+}
+
+static void test_guest_that_never_takes_the_disk_fails(void **state)
+{
+    (void)state;
+    expect_fail("hotplug=off", "1", "hop 1: hot-plug of vqh1 into slot 1: the guest did not bring it up within");
+}
+
+static void test_guest_that_never_lets_go_fails(void **state)
+{
+    (void)state;
+    expect_fail("hotplug=ignore-button", "2", "hop 2: hot-unplug of vqh1 from slot 1: the guest did not let it go within");
+}
+
 static void expect_error(const char *const *args, const char *want)
 {
     char out[600];
@@ -139,6 +172,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_values_are_errors),
         cmocka_unit_test(test_plug_migrate_unplug_replug),
+        cmocka_unit_test(test_guest_that_never_takes_the_disk_fails),
+        cmocka_unit_test(test_guest_that_never_lets_go_fails),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     harness_cleanup();

@@ -191,7 +191,11 @@ static bool hotplug_plug(struct session *s, struct hop_record *h, struct vqh_err
     h->hotplug_ms = hp_ms_since(t0);
     const char *serial = json_string_value(json_object_get(slot, "serial")) ?: "";
     const char *role = json_string_value(json_object_get(slot, "role")) ?: "";
-    if (slot && (strcmp(state, WIRE_SLOT_ACTIVE) || strcmp(serial, h->hotplug_serial) || strcmp(role, "data"))) {
+    if (slot && !strcmp(state, WIRE_SLOT_EMPTY)) {
+        vqh_err_set(err, "hot-plug of %s into slot %d: the guest did not bring it up within %d ms (its slot is still "
+                    "empty)", h->hotplug_serial, port, HOTPLUG_ACK_TIMEOUT_MS);
+        slot = NULL;
+    } else if (slot && (strcmp(state, WIRE_SLOT_ACTIVE) || strcmp(serial, h->hotplug_serial) || strcmp(role, "data"))) {
         const char *why = json_string_value(json_object_get(slot, "error"));
         vqh_err_set(err, "hot-plug of %s into slot %d: the guest's slot is '%s' with disk '%s' (%s)%s%s",
                     h->hotplug_serial, port, state, serial, role[0] ? role : "none", why ? ": " : "", why ? why : "");

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 #include "msg.h"
+#include "wire.h"
 
 enum cfg_type { CFG_U32, CFG_U64, CFG_STR, CFG_ENUM };
 
@@ -58,6 +59,7 @@ static const struct cfg_key cfg_keys[] = {
     ENUM(packed, toggle_names, CONFIG_AUTO),
     U32(burst, 0, 4096, 0),
     ENUM(hotplug, hotplug_names, CONFIG_HOTPLUG_ON),
+    U32(hotplug_drain_ms, 0, WIRE_HOTPLUG_DRAIN_MAX_MS, WIRE_HOTPLUG_DRAIN_MS),
 };
 
 /* Duplicate detection keeps one bit per key. */

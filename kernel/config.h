@@ -58,6 +58,8 @@ struct config {
     uint32_t packed;          /* packed: auto|on|off, negotiate VIRTIO_F_RING_PACKED (auto) */
     uint32_t burst;           /* burst: requests in a merge burst, 0 = no bursts (0) */
     uint32_t hotplug;         /* hotplug: on|off|ignore-button (on; see enum config_hotplug) */
+    uint32_t hotplug_drain_ms;/* hotplug_drain_ms: how long an unplugged disk's requests in flight
+                                 may take to complete before they are abandoned (5000) */
     uint32_t final_state;     /* final_state: off|on, print the expected-state table (the `state`
                                  command's replies) before the summary, for verify-image */
 };

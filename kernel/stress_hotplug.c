@@ -3,7 +3,7 @@
  * slots (drivers/pcie_slot.h). A card found in a powered-off slot is powered on, probed through
  * the ordinary virtio-blk path and hammered like a boot-time disk (a fresh, unwritten expected
  * state); the attention button (QEMU's device_del) makes the guest stop submitting to that disk,
- * wait for what is in flight (or give it up after WIRE_HOTPLUG_DRAIN_MS), take its queues from the
+ * wait for what is in flight (or give it up after hotplug_drain_ms), take its queues from the
  * workers, reset the device and power the slot off, which is the guest's acknowledgement. CPU 0
  * does all of it, from the control loop's poll or the host's `hotplug` command.
  */
@@ -308,7 +308,7 @@ static void hp_remove(struct hp_slot *h, bool surprise)
             r->inflight += d->q[q].inflight;
         /* The device still works until its slot is powered off: what is in flight completes
          * and is checked as usual, unless the card is gone or the wait runs out. */
-        r->drained = !surprise && stress_wait(hp_drained, WIRE_HOTPLUG_DRAIN_MS);
+        r->drained = !surprise && stress_wait(hp_drained, st.cfg->hotplug_drain_ms);
         for (uint16_t q = 0; q < d->nq; q++) {
             r->abandoned += d->q[q].inflight;
             r->ops += d->q[q].ops;

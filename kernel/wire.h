@@ -107,7 +107,7 @@ enum wire_verdict {
  *   disk_added:   slot, port, the disk's hello members (disk, pci, serial, role, capacity, ...)
  *   disk_removed: slot, port, disk, serial, ops, bytes, errors, verified (blocks), inflight
  *                 (requests in flight when removal began), completed, abandoned (given up after
- *                 WIRE_HOTPLUG_DRAIN_MS), surprise (the card went before the button), present
+ *                 hotplug_drain_ms, default WIRE_HOTPLUG_DRAIN_MS), surprise (the card went before the button), present
  *                 (a card still present after power off)
  *   hotplug_failed: slot, port, error
  */
@@ -115,7 +115,8 @@ enum wire_verdict {
 #define WIRE_EVENT_DISK_REMOVED "disk_removed"
 #define WIRE_EVENT_HOTPLUG_FAILED "hotplug_failed"
 #define WIRE_HOTPLUG_POLL_MS 100
-#define WIRE_HOTPLUG_DRAIN_MS 5000
+#define WIRE_HOTPLUG_DRAIN_MS 5000       /* hotplug_drain_ms's default */
+#define WIRE_HOTPLUG_DRAIN_MAX_MS 15000  /* its largest value: the host waits that long and more */
 #define WIRE_SLOT_EMPTY "empty"      /* nothing present, or powered off */
 #define WIRE_SLOT_ACTIVE "active"    /* powered on, its disk probed (hammered when a data disk) */
 #define WIRE_SLOT_FAILED "failed"    /* a card that could not be brought up; powered off */

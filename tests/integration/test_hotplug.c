@@ -4,7 +4,8 @@
  * in hop 2 (whose checks verify every block of it), is device_del-ed after hop 2 and let go by
  * the guest (drained, reset, slot powered off, acknowledged, DEVICE_DELETED), a fresh one is
  * plugged into the same slot after hop 3 and verified at the end; a guest that never takes a
- * plugged disk, or never lets an unplugged one go, is a FAIL naming it; the flags' bad values.
+ * plugged disk, or never lets an unplugged one go, is a FAIL naming it; requests given up at an
+ * unplug are counted; the flags' bad values.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -109,6 +110,35 @@ static void test_plug_migrate_unplug_replug(void **state)
     assert_true(harness_no_qemu_left());
 }
 
+/* hotplug_drain_ms=0: the guest gives up what is in flight on the unplugged disk at once, says how
+ * much, resets the device with it outstanding, and the run still passes (the disk is gone). */
+static void test_unplug_abandons_what_is_in_flight(void **state)
+{
+    (void)state;
+    char out[600], json[600];
+    snprintf(out, sizeof(out), "%s/abandon.out", harness_dir());
+    snprintf(json, sizeof(json), "%s/abandon.json", harness_dir());
+    const char *args[] = { "migrate", "--boot", "pvh", "--accel", "tcg", "--smp", "2", "--queues", "2",
+                           "--disk-size", "16M", "--migrations", "2", "--seed", "4", "--gap", "100:200",
+                           "--hotplug-slots", "1", "--hotplug-every", "1", "--guest-config", "hotplug_drain_ms=0",
+                           "--workdir", harness_dir(), "--json", json, NULL };
+    int rc = harness_tool(args, out, 180000);
+    char *text = harness_slurp(out);
+    if (rc != 0 && text)
+        fprintf(stderr, "--- vqhammer output ---\n%s\n", text);
+    assert_int_equal(rc, 0);
+    free(text);
+    json_t *doc = json_load_file(json, 0, NULL);
+    assert_non_null(doc);
+    json_t *un = json_object_get(json_array_get(json_object_get(doc, "hops"), 1), "hotplug");
+    assert_string_equal(json_string_value(json_object_get(un, "action")), "unplug");
+    assert_true(json_integer_value(json_object_get(un, "abandoned")) > 0);
+    assert_int_equal(json_integer_value(json_object_get(un, "completed")) + json_integer_value(json_object_get(un, "abandoned")),
+                     json_integer_value(json_object_get(un, "inflight")));
+    json_decref(doc);
+    assert_true(harness_no_qemu_left());
+}
+
 /* A guest that misbehaves at a plug or an unplug (guest test hooks): the run FAILs saying so. */
 static void expect_fail(const char *guest_config, const char *migrations, const char *want)
 {
@@ -172,6 +202,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_values_are_errors),
         cmocka_unit_test(test_plug_migrate_unplug_replug),
+        cmocka_unit_test(test_unplug_abandons_what_is_in_flight),
         cmocka_unit_test(test_guest_that_never_takes_the_disk_fails),
         cmocka_unit_test(test_guest_that_never_lets_go_fails),
     };

@@ -296,7 +296,8 @@ static bool hp_drained(void)
 static void hp_remove(struct hp_slot *h, bool surprise)
 {
     struct hp_removal *r = &h->last;
-    struct sdisk *d = h->disk >= 0 ? st.disk[h->disk] : NULL;
+    /* Only an active slot's disk belongs to the card now in it (a failed card never got one). */
+    struct sdisk *d = h->state == HP_ACTIVE && h->disk >= 0 ? st.disk[h->disk] : NULL;
     memset(r, 0, sizeof(*r));
     r->valid = true;
     r->surprise = surprise;

@@ -5,6 +5,7 @@
 #include "qemu_cmd.h"
 #include "session.h"
 #include "spec.h"
+#include "wire.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -84,7 +85,7 @@ bool hotplug_check_hello(struct session *s, const json_t *hello, struct vqh_err 
     if (!s->o->hotplug_slots)
         return true;
     json_array_foreach(json_object_get(hello, "hotplug_slots"), i, slot) {
-        if (!strcmp(json_string_value(json_object_get(slot, "state")) ?: "", "empty") &&
+        if (!strcmp(json_string_value(json_object_get(slot, "state")) ?: "", WIRE_SLOT_EMPTY) &&
             json_integer_value(json_object_get(slot, "mem_window")) > 0)
             empty++;
     }

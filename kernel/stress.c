@@ -114,25 +114,23 @@ void stress_describe_disk(struct msg *m, uint32_t i)
 {
     char feats[200];
     struct sdisk *d = st.disk[i];
-    {
-        msg_u64(m, "disk", i);
-        msg_str(m, "pci", d->vd.pci_name);
-        msg_str(m, "serial", d->vd.serial);
-        msg_str(m, "role", d->vd.data ? "data" : "ignored");
-        if (!d->vd.data)
-            msg_str(m, "reason", d->vd.ignore_reason ? d->vd.ignore_reason : "?");
-        msg_u64(m, "capacity", d->vd.capacity);
-        msg_u64(m, "blk_size", d->vd.blk_size);
-        msg_u64(m, "num_queues", d->vd.num_queues);
-        msg_u64(m, "queue_size", d->vd.queue_size);
-        msg_u64(m, "seg_max", d->vd.seg_max);
-        vblk_feature_names(&d->vd, feats, sizeof(feats));
-        msg_str(m, "features", feats);
-        if (d->vd.data) {
-            msg_u64(m, "region_start", d->region_start);
-            msg_u64(m, "region_blocks", d->region_blocks);
-            stress_describe_mode(m, d);
-        }
+    msg_u64(m, "disk", i);
+    msg_str(m, "pci", d->vd.pci_name);
+    msg_str(m, "serial", d->vd.serial);
+    msg_str(m, "role", d->vd.data ? "data" : "ignored");
+    if (!d->vd.data)
+        msg_str(m, "reason", d->vd.ignore_reason ? d->vd.ignore_reason : "?");
+    msg_u64(m, "capacity", d->vd.capacity);
+    msg_u64(m, "blk_size", d->vd.blk_size);
+    msg_u64(m, "num_queues", d->vd.num_queues);
+    msg_u64(m, "queue_size", d->vd.queue_size);
+    msg_u64(m, "seg_max", d->vd.seg_max);
+    vblk_feature_names(&d->vd, feats, sizeof(feats));
+    msg_str(m, "features", feats);
+    if (d->vd.data) {
+        msg_u64(m, "region_start", d->region_start);
+        msg_u64(m, "region_blocks", d->region_blocks);
+        stress_describe_mode(m, d);
     }
 }
 

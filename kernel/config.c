@@ -21,7 +21,7 @@ static const char *const mode_names[] = { "irq", "poll", NULL };
 static const char *const toggle_names[] = { "auto", "on", "off", NULL };
 static const char *const inject_names[] = { "none", "ud", "gp", "pf", "de", NULL };
 static const char *const onoff_names[] = { "off", "on", NULL };
-static const char *const hotplug_names[] = { "on", "off", "ignore-button", NULL };
+static const char *const hotplug_names[] = { "on", "off", "ignore-card", "ignore-button", NULL };
 
 #define OFF(f) ((uint16_t)offsetof(struct config, f))
 #define U32(f, lo, hi, d) { #f, CFG_U32, OFF(f), lo, hi, d, NULL, NULL }

@@ -22,9 +22,12 @@ enum config_inject {
     CONFIG_INJECT_DE,  /* divide error */
 };
 enum config_toggle { CONFIG_AUTO = 0, CONFIG_ON = 1, CONFIG_OFF = 2 };
-/* hotplug: the guest drives its PCIe hot-plug slots; off and ignore-button are test hooks (a guest
- * that never sees a plugged disk; one that never lets an unplugged one go). */
-enum config_hotplug { CONFIG_HOTPLUG_ON = 0, CONFIG_HOTPLUG_OFF, CONFIG_HOTPLUG_IGNORE_BUTTON };
+/* hotplug: the guest drives its PCIe hot-plug slots; the rest are test hooks: off (no slots looked
+ * for: hello lists none), ignore-card (a plugged card is never taken), ignore-button (an unplugged
+ * disk is never let go). */
+enum config_hotplug {
+    CONFIG_HOTPLUG_ON = 0, CONFIG_HOTPLUG_OFF, CONFIG_HOTPLUG_IGNORE_CARD, CONFIG_HOTPLUG_IGNORE_BUTTON,
+};
 
 struct config {
     uint64_t seed;            /* seed: PRNG seed for the whole load (default 1) */
@@ -57,7 +60,7 @@ struct config {
                                  (or one of its queues), 0 = never (0) */
     uint32_t packed;          /* packed: auto|on|off, negotiate VIRTIO_F_RING_PACKED (auto) */
     uint32_t burst;           /* burst: requests in a merge burst, 0 = no bursts (0) */
-    uint32_t hotplug;         /* hotplug: on|off|ignore-button (on; see enum config_hotplug) */
+    uint32_t hotplug;         /* hotplug: on|off|ignore-card|ignore-button (on; enum config_hotplug) */
     uint32_t hotplug_drain_ms;/* hotplug_drain_ms: how long an unplugged disk's requests in flight
                                  may take to complete before they are abandoned (5000) */
     uint32_t final_state;     /* final_state: off|on, print the expected-state table (the `state`

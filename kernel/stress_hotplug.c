@@ -44,7 +44,7 @@ static const char *hp_state_name(uint8_t s)
 void stress_hotplug_init(void)
 {
     struct pcie_slot found[PCIE_SLOTS_MAX];
-    nslots = pcie_slots_find(found, PCIE_SLOTS_MAX);
+    nslots = st.cfg->hotplug == CONFIG_HOTPLUG_OFF ? 0 : pcie_slots_find(found, PCIE_SLOTS_MAX);
     for (uint32_t i = 0; i < nslots; i++) {
         struct hp_slot *h = &slots[i];
         struct pcie_slot_events ev;
@@ -352,8 +352,6 @@ static void hp_remove(struct hp_slot *h, bool surprise)
 /* Look at every slot once and act on what changed. */
 static void hp_scan(void)
 {
-    if (st.cfg->hotplug == CONFIG_HOTPLUG_OFF)
-        return;
     for (uint32_t i = 0; i < nslots; i++) {
         struct hp_slot *h = &slots[i];
         struct pcie_slot_events ev;
@@ -361,7 +359,7 @@ static void hp_scan(void)
         if (h->state == HP_EMPTY) {
             /* 6.7.1.5 / 6.7.3.4: a card present in a slot that is off is a request to use it
              * (QEMU presses the attention button and changes presence together). */
-            if (ev.present && !ev.powered)
+            if (ev.present && !ev.powered && st.cfg->hotplug != CONFIG_HOTPLUG_IGNORE_CARD)
                 hp_add(h);
         } else if (!ev.present) {
             hp_remove(h, true);

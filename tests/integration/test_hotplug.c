@@ -4,8 +4,8 @@
  * in hop 2 (whose checks verify every block of it), is device_del-ed after hop 2 and let go by
  * the guest (drained, reset, slot powered off, acknowledged, DEVICE_DELETED), a fresh one is
  * plugged into the same slot after hop 3 and verified at the end; a guest that never takes a
- * plugged disk, or never lets an unplugged one go, is a FAIL naming it; requests given up at an
- * unplug are counted; the flags' bad values.
+ * plugged disk, never lets an unplugged one go, or sees no slots, is a FAIL naming it; requests
+ * given up at an unplug are counted; the flags' bad values.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -162,7 +162,14 @@ static void expect_fail(const char *guest_config, const char *migrations, const 
 static void test_guest_that_never_takes_the_disk_fails(void **state)
 {
     (void)state;
-    expect_fail("hotplug=off", "1", "hop 1: hot-plug of vqh1 into slot 1: the guest did not bring it up within");
+    expect_fail("hotplug=ignore-card", "1", "hop 1: hot-plug of vqh1 into slot 1: the guest did not bring it up within");
+}
+
+static void test_guest_without_slots_fails_at_boot(void **state)
+{
+    (void)state;
+    expect_fail("hotplug=off", "1", "the guest sees 0 empty PCIe hot-plug slot(s) with a memory window, not "
+                "--hotplug-slots 1");
 }
 
 static void test_guest_that_never_lets_go_fails(void **state)
@@ -203,6 +210,7 @@ int main(void)
         cmocka_unit_test(test_bad_values_are_errors),
         cmocka_unit_test(test_plug_migrate_unplug_replug),
         cmocka_unit_test(test_unplug_abandons_what_is_in_flight),
+        cmocka_unit_test(test_guest_without_slots_fails_at_boot),
         cmocka_unit_test(test_guest_that_never_takes_the_disk_fails),
         cmocka_unit_test(test_guest_that_never_lets_go_fails),
     };

@@ -103,22 +103,22 @@ static void pci_size_bars(struct pci_dev *d)
             pci_write32(d, off + 4, hi);
             base |= (uint64_t)hi << 32;
             mask |= (uint64_t)szhi << 32;
+            d->bar_64[i] = true;
         } else {
             mask |= 0xffffffff00000000ull;
         }
         d->bar[i] = base;
         d->bar_size[i] = ~mask + 1;
+        d->bar_pref[i] = (lo & 8) != 0;
         if (is64)
             i++;
     }
     pci_write16(d, PCI_COMMAND, cmd);
 }
 
-static void pci_add(uint8_t bus, uint8_t dev, uint8_t fn, uint32_t id)
+static void pci_fill(struct pci_dev *d, uint8_t bus, uint8_t dev, uint8_t fn, uint32_t id)
 {
-    if (device_count >= PCI_MAX_DEVICES)
-        return;
-    struct pci_dev *d = &devices[device_count++];
+    memset(d, 0, sizeof(*d));
     d->bus = bus;
     d->dev = dev;
     d->fn = fn;
@@ -129,6 +129,99 @@ static void pci_add(uint8_t bus, uint8_t dev, uint8_t fn, uint32_t id)
     d->subclass = (uint8_t)(cls >> 16);
     if ((pci_read8(d, PCI_HEADER_TYPE) & 0x7f) == 0)
         pci_size_bars(d);
+}
+
+static void pci_add(uint8_t bus, uint8_t dev, uint8_t fn, uint32_t id)
+{
+    if (device_count >= PCI_MAX_DEVICES)
+        return;
+    pci_fill(&devices[device_count++], bus, dev, fn, id);
+}
+
+uint32_t pci_probe_id(uint8_t bus, uint8_t dev, uint8_t fn)
+{
+    return pci_raw_read32(bus, dev, fn, 0);
+}
+
+struct pci_dev *pci_attach(uint8_t bus, uint8_t dev, uint8_t fn)
+{
+    uint32_t id = pci_probe_id(bus, dev, fn);
+    if ((id & 0xffff) == 0xffff)
+        return NULL;
+    for (uint32_t i = 0; i < device_count; i++) {
+        struct pci_dev *d = &devices[i];
+        if (d->bus == bus && d->dev == dev && d->fn == fn) {
+            pci_fill(d, bus, dev, fn, id);
+            return d;
+        }
+    }
+    if (device_count >= PCI_MAX_DEVICES)
+        return NULL;
+    pci_add(bus, dev, fn, id);
+    return &devices[device_count - 1];
+}
+
+void pci_write16_exact(const struct pci_dev *d, uint16_t off, uint16_t v)
+{
+    if (ecam) {
+        mmio_write16(pci_ecam_addr(d->bus, d->dev, d->fn, off), v);
+        return;
+    }
+    outl(0xcf8, 0x80000000u | ((uint32_t)d->bus << 16) | ((uint32_t)d->dev << 11) | ((uint32_t)d->fn << 8) | (off & 0xfc));
+    outw((uint16_t)(0xcfc + (off & 2)), v);
+}
+
+/* The lowest address in w aligned to size that leaves room for size bytes, or 0. */
+static uint64_t pci_window_take(struct pci_window *w, uint64_t size)
+{
+    if (!w || w->base > w->limit)
+        return 0;
+    uint64_t a = ALIGN_UP(MAX(w->next, w->base), size);
+    if (a < w->base || a + size - 1 > w->limit || a + size - 1 < a)
+        return 0;
+    w->next = a + size;
+    return a;
+}
+
+bool pci_assign_bars(struct pci_dev *d, struct pci_window *mem, struct pci_window *pref, const char **why)
+{
+    uint16_t cmd = pci_read16(d, PCI_COMMAND);
+    pci_write16(d, PCI_COMMAND, cmd & ~(CMD_MEMORY | 1u));
+    for (int i = 0; i < 6; i++) {
+        if (!d->bar_size[i] || d->bar_io[i])
+            continue; /* I/O BARs stay unassigned: nothing here needs port I/O */
+        uint64_t a = 0;
+        /* A prefetchable BAR may sit in the prefetchable window (64-bit ones above 4 GiB too);
+         * any BAR may sit in the non-prefetchable window, which lies below 4 GiB. */
+        if (d->bar_pref[i] && pref && pref->base <= pref->limit && (d->bar_64[i] || pref->limit < (1ull << 32)))
+            a = pci_window_take(pref, d->bar_size[i]);
+        if (!a)
+            a = pci_window_take(mem, d->bar_size[i]);
+        if (!a) {
+            *why = "a BAR does not fit in the port's memory windows (the firmware reserved too little)";
+            return false;
+        }
+        uint16_t off = PCI_BAR0 + i * 4;
+        uint32_t lo = pci_read32(d, off) & 0xf;
+        pci_write32(d, off, (uint32_t)a | lo);
+        if (d->bar_64[i])
+            pci_write32(d, off + 4, (uint32_t)(a >> 32));
+        d->bar[i] = a;
+        if (d->bar_64[i])
+            i++;
+    }
+    pci_write16(d, PCI_COMMAND, cmd);
+    return true;
+}
+
+void pci_disable(struct pci_dev *d)
+{
+    if (d->msix_cap) {
+        uint16_t ctrl = pci_read16(d, d->msix_cap + 2);
+        pci_write16(d, d->msix_cap + 2, ctrl & ~MSIX_ENABLE);
+    }
+    uint16_t cmd = pci_read16(d, PCI_COMMAND);
+    pci_write16(d, PCI_COMMAND, cmd & ~(CMD_MEMORY | CMD_MASTER));
 }
 
 void pci_init(void)

@@ -217,7 +217,8 @@ static bool vblk_probe(struct vblk_disk *d, struct pci_dev *pci, const struct vb
                        const char **why)
 {
     pci_name(pci, d->pci_name);
-    d->vp = pmm_alloc(sizeof(*d->vp), 64);
+    if (!d->vp)
+        d->vp = pmm_alloc(sizeof(*d->vp), 64);
     if (!d->vp) {
         *why = "out of memory for the transport";
         return false;
@@ -261,6 +262,26 @@ static bool vblk_probe(struct vblk_disk *d, struct pci_dev *pci, const struct vb
     return ok;
 }
 
+bool vblk_attach(struct vblk_disk *d, struct pci_dev *p, uint32_t index, const struct vblk_find_opts *o)
+{
+    const char *why = NULL;
+    d->index = index;
+    if (!vblk_probe(d, p, o, &why))
+        d->ignore_reason = why;
+    else if (strncmp(d->serial, o->serial_prefix, strlen(o->serial_prefix)))
+        d->ignore_reason = "serial does not start with serial_prefix";
+    else if (vblk_has(d, VIRTIO_BLK_F_RO))
+        d->ignore_reason = "device is read-only";
+    else
+        d->data = true;
+    return d->data;
+}
+
+bool vblk_is_disk(const struct pci_dev *p)
+{
+    return vblk_is_virtio_blk(p);
+}
+
 uint32_t vblk_find(struct vblk_disk *const *disks, uint32_t max, const struct vblk_find_opts *o)
 {
     uint32_t n = 0;
@@ -269,19 +290,46 @@ uint32_t vblk_find(struct vblk_disk *const *disks, uint32_t max, const struct vb
         struct pci_dev *p = pci_get(i);
         if (!vblk_is_virtio_blk(p))
             continue;
-        struct vblk_disk *d = disks[n];
-        const char *why = NULL;
-        d->index = n++;
-        if (!vblk_probe(d, p, o, &why))
-            d->ignore_reason = why;
-        else if (strncmp(d->serial, o->serial_prefix, strlen(o->serial_prefix)))
-            d->ignore_reason = "serial does not start with serial_prefix";
-        else if (vblk_has(d, VIRTIO_BLK_F_RO))
-            d->ignore_reason = "device is read-only";
-        else
-            d->data = true;
+        vblk_attach(disks[n], p, n, o);
+        n++;
     }
     return n;
+}
+
+bool vblk_on_bus(const struct vblk_disk *d, uint8_t bus)
+{
+    return d->vp && d->vp->pci && d->vp->common && d->vp->pci->bus == bus;
+}
+
+void vblk_detach(struct vblk_disk *d)
+{
+    if (!d->vp || !d->vp->common)
+        return; /* never got as far as mapping the device */
+    /* 3.3.1 Device Cleanup: "A driver MUST ensure a virtqueue isn't live (by device reset) before
+     * removing exposed buffers." The reset also returns every vector to NO_VECTOR; then the
+     * function stops decoding and mastering, so nothing of it reaches memory any more. */
+    vp_reset(d->vp);
+    pci_disable(d->vp->pci);
+    d->data = false;
+}
+
+void vblk_forget(struct vblk_disk *d)
+{
+    /* Ring memory, the transport struct and interrupt vectors stay: a card of the same make in
+     * the same slot reuses them (the kernel never frees memory). */
+    d->serial[0] = 0;
+    d->data = false;
+    d->ignore_reason = NULL;
+    d->features = 0;
+    d->irq_fallback = NULL;
+    d->irq_mode = false;
+    d->resets = d->queue_resets = 0;
+    d->queue_reset_reads_0 = false;
+    d->queues_used = 0;
+    for (uint16_t i = 0; i < VBLK_MAX_QUEUES; i++) {
+        d->queue[i].irqs = 0;
+        d->queue[i].kicks = 0;
+    }
 }
 
 static void vblk_irq(struct int_frame *f, void *arg)
@@ -328,7 +376,8 @@ bool vblk_start(struct vblk_disk *d, uint16_t nq, bool irq_mode, const char **wh
     d->irq_mode = irq_mode && !d->irq_fallback;
     for (uint16_t i = 0; d->irq_mode && i < nq; i++) {
         struct vblk_queue *q = &d->queue[i];
-        q->vector = idt_alloc_vector(vblk_irq, q);
+        if (!q->vector) /* a re-plugged card keeps the vectors of its slot's disk */
+            q->vector = idt_alloc_vector(vblk_irq, q);
         if (!q->vector) {
             *why = "out of interrupt vectors";
             return false;

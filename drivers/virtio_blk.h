@@ -122,6 +122,15 @@ struct vblk_find_opts {
  * that cannot be driven is listed with data false and its ignore_reason.
  */
 uint32_t vblk_find(struct vblk_disk *const *disks, uint32_t max, const struct vblk_find_opts *o);
+/* Probe one virtio-blk function into d (as vblk_find does for each): whether it is a data disk. */
+bool vblk_attach(struct vblk_disk *d, struct pci_dev *p, uint32_t index, const struct vblk_find_opts *o);
+bool vblk_is_disk(const struct pci_dev *p);
+/* Whether d is a probed device on PCI bus `bus`. */
+bool vblk_on_bus(const struct vblk_disk *d, uint8_t bus);
+/* Let a device go (it is about to be removed): reset it, stop its DMA and interrupts. */
+void vblk_detach(struct vblk_disk *d);
+/* Clear what a probe learnt, keeping the memory for the next device probed into d. */
+void vblk_forget(struct vblk_disk *d);
 /* Why nq queues of d cannot take interrupts (no MSI-X, too few entries), or NULL: they can. */
 const char *vblk_irq_unavailable(struct vblk_disk *d, uint16_t nq);
 /* Set up queues 0..nq-1 (interrupts to each queue's owner_cpu in irq mode), then DRIVER_OK. */

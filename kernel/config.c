@@ -4,6 +4,7 @@
  */
 #include "config.h"
 #include "msg.h"
+#include "wire.h"
 
 enum cfg_type { CFG_U32, CFG_U64, CFG_STR, CFG_ENUM };
 
@@ -22,6 +23,7 @@ static const char *const mode_names[] = { "irq", "poll", NULL };
 static const char *const toggle_names[] = { "auto", "on", "off", NULL };
 static const char *const inject_names[] = { "none", "ud", "gp", "pf", "de", NULL };
 static const char *const onoff_names[] = { "off", "on", NULL };
+static const char *const hotplug_names[] = { "on", "off", "ignore-card", "ignore-button", NULL };
 
 #define OFF(f) ((uint16_t)offsetof(struct config, f))
 #define U32(f, lo, hi, d) { #f, CFG_U32, OFF(f), lo, hi, d, NULL, NULL, NULL }
@@ -62,6 +64,8 @@ static const struct cfg_key cfg_keys[] = {
     /* 0 = off; bytes, or the word: as large as the device allows (kernel/reqsize.h) */
     U32W(max_request, 0, CONFIG_MAX_REQUEST_BYTES, 0, "device"),
     U32(max_request_share, 1, 100, 10),
+    ENUM(hotplug, hotplug_names, CONFIG_HOTPLUG_ON),
+    U32(hotplug_drain_ms, 0, WIRE_HOTPLUG_DRAIN_MAX_MS, WIRE_HOTPLUG_DRAIN_MS),
 };
 
 /* Duplicate detection keeps one bit per key. */

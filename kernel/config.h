@@ -25,6 +25,12 @@ enum config_toggle { CONFIG_AUTO = 0, CONFIG_ON = 1, CONFIG_OFF = 2 };
 #define CONFIG_WORD_VALUE UINT32_MAX                  /* a number key's word (see config.c) */
 #define CONFIG_MAX_REQUEST_DEVICE CONFIG_WORD_VALUE   /* max_request=device */
 #define CONFIG_MAX_REQUEST_BYTES (64u << 20)          /* max_request=N: at most 64 MiB */
+/* hotplug: the guest drives its PCIe hot-plug slots; the rest are test hooks: off (no slots looked
+ * for: hello lists none), ignore-card (a plugged card is never taken), ignore-button (an unplugged
+ * disk is never let go). */
+enum config_hotplug {
+    CONFIG_HOTPLUG_ON = 0, CONFIG_HOTPLUG_OFF, CONFIG_HOTPLUG_IGNORE_CARD, CONFIG_HOTPLUG_IGNORE_BUTTON,
+};
 
 struct config {
     uint64_t seed;            /* seed: PRNG seed for the whole load (default 1) */
@@ -60,6 +66,9 @@ struct config {
     uint32_t max_request;     /* max_request: size of the large requests: 0 = none, bytes, or
                                  CONFIG_MAX_REQUEST_DEVICE: as large as the device allows (0) */
     uint32_t max_request_share; /* max_request_share: percent of reads and writes made large (10) */
+    uint32_t hotplug;         /* hotplug: on|off|ignore-card|ignore-button (on; enum config_hotplug) */
+    uint32_t hotplug_drain_ms;/* hotplug_drain_ms: how long an unplugged disk's requests in flight
+                                 may take to complete before they are abandoned (5000) */
     uint32_t final_state;     /* final_state: off|on, print the expected-state table (the `state`
                                  command's replies) before the summary, for verify-image */
 };

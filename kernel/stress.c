@@ -35,7 +35,7 @@ static void stress_choose_region(struct sdisk *d, const struct config *c)
 }
 
 /* The engine's side of a data disk: request size, region, expected-state table. */
-static const char *stress_setup_disk(struct sdisk *d, const struct config *c)
+const char *stress_setup_disk(struct sdisk *d, const struct config *c)
 {
     d->spb = d->vd.blk_size / VBLK_SECTOR;
     d->max_blocks = MIN(c->max_blocks, (uint32_t)(65536 / d->vd.blk_size) * 4);
@@ -44,8 +44,12 @@ static const char *stress_setup_disk(struct sdisk *d, const struct config *c)
     stress_choose_region(d, c);
     if (d->region_blocks < d->max_blocks)
         return "disk (or region) smaller than max_blocks";
-    void *mem = pmm_alloc(expect_bytes(d->region_blocks), 8);
-    d->exp = mem ? expect_init(mem, expect_bytes(d->region_blocks), d->region_start, d->region_blocks) : NULL;
+    size_t need = expect_bytes(d->region_blocks);
+    if (!d->exp_mem || d->exp_cap < need) { /* a re-plugged disk reuses its slot's table */
+        d->exp_mem = pmm_alloc(need, 8);
+        d->exp_cap = d->exp_mem ? need : 0;
+    }
+    d->exp = d->exp_mem ? expect_init(d->exp_mem, need, d->region_start, d->region_blocks) : NULL;
     if (!d->exp)
         return "out of memory for the expected-state table";
     memcpy(d->first_id, d->vd.serial, sizeof(d->first_id));
@@ -53,6 +57,11 @@ static const char *stress_setup_disk(struct sdisk *d, const struct config *c)
     d->vctx.disk_tag = blk_disk_tag(d->vd.serial, strlen(d->vd.serial));
     d->vctx.blk_size = d->vd.blk_size;
     return NULL;
+}
+
+struct sdisk *stress_disk_storage(uint32_t i)
+{
+    return &disks[i];
 }
 
 void stress_probe(const struct config *cfg)
@@ -68,6 +77,7 @@ void stress_probe(const struct config *cfg)
     for (uint32_t i = 0; i < STRESS_MAX_DISKS; i++)
         found[i] = &disks[i].vd;
     st.ndisks = vblk_find(found, STRESS_MAX_DISKS, &o);
+    stress_hotplug_init();
     for (uint32_t i = 0; i < st.ndisks; i++) {
         struct sdisk *d = &disks[i];
         st.disk[i] = d;
@@ -91,33 +101,40 @@ void stress_probe(const struct config *cfg)
 
 void stress_describe_disks(struct msg *m)
 {
-    char feats[200];
     msg_arr_begin(m, "disks");
     for (uint32_t i = 0; i < st.ndisks; i++) {
-        struct sdisk *d = st.disk[i];
         msg_obj_begin(m, NULL);
-        msg_u64(m, "disk", i);
-        msg_str(m, "pci", d->vd.pci_name);
-        msg_str(m, "serial", d->vd.serial);
-        msg_str(m, "role", d->vd.data ? "data" : "ignored");
-        if (!d->vd.data)
-            msg_str(m, "reason", d->vd.ignore_reason ? d->vd.ignore_reason : "?");
-        msg_u64(m, "capacity", d->vd.capacity);
-        msg_u64(m, "blk_size", d->vd.blk_size);
-        msg_u64(m, "num_queues", d->vd.num_queues);
-        msg_u64(m, "queue_size", d->vd.queue_size);
-        msg_u64(m, "seg_max", d->vd.seg_max);
-        vblk_feature_names(&d->vd, feats, sizeof(feats));
-        msg_str(m, "features", feats);
-        if (d->vd.data) {
-            msg_u64(m, "region_start", d->region_start);
-            msg_u64(m, "region_blocks", d->region_blocks);
-            stress_describe_mode(m, d);
-            stress_large_describe(m, d);
-        }
+        stress_describe_disk(m, i);
         msg_obj_end(m);
     }
     msg_arr_end(m);
+    stress_hotplug_describe(m);
+}
+
+/* One disk's members (hello, and a hot-plugged disk's arrival). */
+void stress_describe_disk(struct msg *m, uint32_t i)
+{
+    char feats[200];
+    struct sdisk *d = st.disk[i];
+    msg_u64(m, "disk", i);
+    msg_str(m, "pci", d->vd.pci_name);
+    msg_str(m, "serial", d->vd.serial);
+    msg_str(m, "role", d->vd.data ? "data" : "ignored");
+    if (!d->vd.data)
+        msg_str(m, "reason", d->vd.ignore_reason ? d->vd.ignore_reason : "?");
+    msg_u64(m, "capacity", d->vd.capacity);
+    msg_u64(m, "blk_size", d->vd.blk_size);
+    msg_u64(m, "num_queues", d->vd.num_queues);
+    msg_u64(m, "queue_size", d->vd.queue_size);
+    msg_u64(m, "seg_max", d->vd.seg_max);
+    vblk_feature_names(&d->vd, feats, sizeof(feats));
+    msg_str(m, "features", feats);
+    if (d->vd.data) {
+        msg_u64(m, "region_start", d->region_start);
+        msg_u64(m, "region_blocks", d->region_blocks);
+        stress_describe_mode(m, d);
+        stress_large_describe(m, d);
+    }
 }
 
 /* The interrupt mode in effect for a disk, and why it is not the one asked for. */
@@ -429,10 +446,12 @@ static void stress_command(const char *line)
         stress_cmd_tlb(&c);
     } else if (!strcmp(c.word, WIRE_CMD_RESET)) {
         stress_cmd_reset(&c);
+    } else if (!strcmp(c.word, WIRE_CMD_HOTPLUG)) {
+        stress_cmd_hotplug(&c);
     } else {
         stress_reply_begin(&m, c.word, false);
         msg_str(&m, "error", "unknown command; known: verify [sample=N], quiesce, resume, report, epoch epoch=N, finish, state, "
-                               "tlb refresh=on|off, reset [disk=N] [queue=Q]");
+                               "tlb refresh=on|off, reset [disk=N] [queue=Q], hotplug");
         report_send(&m);
     }
 }
@@ -453,8 +472,10 @@ static void stress_control(void)
     }
     if (end_ms && now >= end_ms)
         finishing = true;
-    if (!in_command && !finishing)
+    if (!in_command && !finishing) {
         stress_reset_tick(now);
+        stress_hotplug_tick(now);
+    }
     /* Commands nest no deeper than one: a command's own waits keep the load going but do not
      * read further commands until it has replied. */
     if (!in_command && console_poll_line(cmd_line, sizeof(cmd_line))) {
@@ -524,9 +545,13 @@ void stress_run(const struct config *cfg)
     stress_start_disks();
     st.start_ns = time_ns();
     end_ms = cfg->duration ? time_ms() + (uint64_t)cfg->duration * 1000 : 0;
-    for (uint32_t c = 1; c < percpu_count; c++)
-        if (st.nowned[c])
+    st.worker[0] = true;
+    for (uint32_t c = 1; c < percpu_count; c++) {
+        if (st.nowned[c]) {
+            st.worker[c] = true;
             smp_run_on(c, stress_ap_main, (void *)(uintptr_t)c);
+        }
+    }
     stress_worker_loop(0, stress_control_step);
     stress_finish();
 }

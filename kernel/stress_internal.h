@@ -75,6 +75,7 @@ struct squeue {
     volatile uint64_t large_writes;     /* of which writes */
     volatile uint32_t large_max_bytes;  /* the largest completed: bytes, data segments */
     volatile uint32_t large_max_segs;
+    uint32_t data_bytes;        /* each request's data buffer */
     struct prng rng;
     uint32_t next_seq;
     uint64_t burst_next;        /* next LBA of a run of adjacent requests */
@@ -112,6 +113,9 @@ struct sdisk {
     uint64_t resv_lba;
     uint32_t resv_n;
     int32_t resv_q;             /* queue holding it, -1: none */
+    volatile bool leaving;      /* hot-unplug under way: nothing new is submitted */
+    void *exp_mem;              /* the expected-state table's memory, kept for a re-plug */
+    size_t exp_cap;
     char first_id[VIRTIO_BLK_ID_BYTES + 1];
     struct squeue q[VBLK_MAX_QUEUES];
 };
@@ -133,6 +137,8 @@ struct stress {
     uint32_t nowned[MAX_CPUS];
     volatile uint32_t reset_gen;          /* bumped for every reset */
     volatile uint32_t parked[MAX_CPUS];   /* reset_gen a worker has seen while parked */
+    volatile uint32_t owned_gen;          /* bumped when owned[] changes (hot-plug) */
+    bool worker[MAX_CPUS];                /* CPUs running a worker loop (0 always) */
 };
 
 extern struct stress st;
@@ -169,9 +175,24 @@ bool stress_drained(void);
 void stress_describe_mode(struct msg *m, const struct sdisk *d);
 void stress_reply_begin(struct msg *m, const char *cmd, bool ok);
 
+/* stress.c: a data disk's engine side (region, expected state), for boot and hot-plugged disks. */
+const char *stress_setup_disk(struct sdisk *d, const struct config *c);
+struct sdisk *stress_disk_storage(uint32_t i); /* the static storage of st.disk[i] */
+void stress_describe_disk(struct msg *m, uint32_t i);
+
 /* stress_reset.c: device and queue resets mid-run. */
+/* Every worker CPU out of the rings (phase PHASE_RESET) within a timeout; false: one did not
+ * leave (the phase is restored). stress_unpark puts the phase back to prev. */
+bool stress_park(uint32_t prev);
+void stress_unpark(uint32_t prev);
 void stress_cmd_reset(const struct cmdline *c);
 void stress_reset_tick(uint64_t now_ms);
+
+/* stress_hotplug.c: PCIe native hot-plug of data disks (drivers/pcie_slot.h). */
+void stress_hotplug_init(void);
+void stress_hotplug_describe(struct msg *m);
+void stress_hotplug_tick(uint64_t now_ms);
+void stress_cmd_hotplug(const struct cmdline *c);
 
 /* stress_report.c: messages. */
 bool stress_error_begin(struct msg *m, const char *cls, const struct squeue *q, const struct sreq *r);

@@ -38,8 +38,22 @@ bool squeue_alloc(struct squeue *q, const char **why)
     struct sdisk *d = q->disk;
     uint32_t bytes = d->max_blocks * d->vd.blk_size;
     uint16_t size = vblk_queue_size(q->vq);
-    q->depth = st.cfg->depth ? MIN(st.cfg->depth, (uint32_t)size) : size;
-    q->max_segs = MIN(q->vq->seg_room, bytes / 512);
+    uint32_t depth = st.cfg->depth ? MIN(st.cfg->depth, (uint32_t)size) : size;
+    uint32_t max_segs = MIN(q->vq->seg_room, bytes / 512);
+    if (q->reqs && depth >= q->depth && max_segs == q->max_segs && bytes <= q->data_bytes) {
+        /* A hot-plugged disk in a slot used before: its request memory is reused. */
+        q->nfree = 0;
+        for (uint32_t i = 0; i < q->depth; i++) {
+            q->reqs[i].busy = 0;
+            q->reqs[i].timeout_reported = false;
+            q->free_ids[q->nfree++] = (uint16_t)i;
+        }
+        return true;
+    }
+    q->depth = depth;
+    q->max_segs = max_segs;
+    q->data_bytes = bytes;
+    q->nfree = 0;
     q->reqs = pmm_alloc(sizeof(struct sreq) * q->depth, 64);
     q->free_ids = pmm_alloc(sizeof(uint16_t) * q->depth, 8);
     if (!q->reqs || !q->free_ids)
@@ -156,7 +170,8 @@ void squeue_fill(struct squeue *q)
 {
     uint32_t phase = st.phase;
     bool posted = false;
-    if (phase == PHASE_QUIESCE || phase == PHASE_DONE || phase == PHASE_RESET || vblk_queue_broken(q->vq))
+    if (phase == PHASE_QUIESCE || phase == PHASE_DONE || phase == PHASE_RESET || vblk_queue_broken(q->vq) ||
+        q->disk->leaving)
         return;
     if (phase == PHASE_VERIFY && q->verify_cursor >= q->verify_end) {
         if (q->inflight == 0)
@@ -292,21 +307,28 @@ void squeue_poll(struct squeue *q)
 void stress_worker_loop(uint32_t cpu, bool (*control)(void))
 {
     struct squeue **mine = st.owned[cpu];
-    uint32_t n = st.nowned[cpu];
-    /* Sleep between rounds only when every queue this CPU owns takes interrupts: a disk that
-     * fell back to polling (hello says why) would otherwise wait for the 100 Hz tick. */
-    bool irq = st.cfg->mode == CONFIG_MODE_IRQ;
-    for (uint32_t i = 0; i < n; i++)
-        irq &= mine[i]->disk->vd.irq_mode;
+    uint32_t n = 0, gen = ~0u;
+    bool irq = false;
 
     for (;;) {
         if (!control && st.phase == PHASE_DONE)
             return;
         if (!control && st.phase == PHASE_RESET) {
-            /* Say "I am out of every ring" and wait: CPU 0 resets a disk meanwhile. */
+            /* Say "I am out of every ring" and wait: CPU 0 resets a disk (or adds or removes a
+             * hot-plugged one) meanwhile. */
             __atomic_store_n(&st.parked[cpu], st.reset_gen, __ATOMIC_SEQ_CST);
             cpu_relax();
             continue;
+        }
+        if (gen != st.owned_gen) {
+            /* The queues this CPU owns changed (hot-plug; only while every worker is parked). */
+            gen = st.owned_gen;
+            n = st.nowned[cpu];
+            /* Sleep between rounds only when every queue this CPU owns takes interrupts: a disk
+             * that fell back to polling (hello says why) would otherwise wait for the 100 Hz tick. */
+            irq = st.cfg->mode == CONFIG_MODE_IRQ;
+            for (uint32_t i = 0; i < n; i++)
+                irq &= mine[i]->disk->vd.irq_mode;
         }
         tlb_refresh();
         uint64_t before = 0, after = 0;

@@ -17,9 +17,29 @@ static uint64_t next_reset_ms;
 static bool stress_all_parked(void)
 {
     for (uint32_t c = 1; c < MAX_CPUS; c++)
-        if (st.nowned[c] && st.parked[c] != st.reset_gen)
+        if (st.worker[c] && st.parked[c] != st.reset_gen)
             return false;
     return true;
+}
+
+bool stress_park(uint32_t prev)
+{
+    __atomic_fetch_add(&st.reset_gen, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&st.phase, PHASE_RESET, __ATOMIC_SEQ_CST);
+    uint64_t deadline = time_ms() + PARK_TIMEOUT_MS;
+    while (!stress_all_parked()) {
+        if (time_ms() > deadline) {
+            __atomic_store_n(&st.phase, prev, __ATOMIC_SEQ_CST);
+            return false;
+        }
+        cpu_relax();
+    }
+    return true;
+}
+
+void stress_unpark(uint32_t prev)
+{
+    __atomic_store_n(&st.phase, prev, __ATOMIC_SEQ_CST);
 }
 
 struct reset_outcome {
@@ -39,16 +59,9 @@ static struct reset_outcome stress_reset_disk(struct sdisk *d, int queue)
         __atomic_store_n(&st.phase, prev, __ATOMIC_SEQ_CST);
         return o;
     }
-    __atomic_fetch_add(&st.reset_gen, 1, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&st.phase, PHASE_RESET, __ATOMIC_SEQ_CST);
-    uint64_t deadline = time_ms() + PARK_TIMEOUT_MS;
-    while (!stress_all_parked()) {
-        if (time_ms() > deadline) {
-            o.error = "a worker CPU did not leave the rings";
-            __atomic_store_n(&st.phase, prev, __ATOMIC_SEQ_CST);
-            return o;
-        }
-        cpu_relax();
+    if (!stress_park(prev)) {
+        o.error = "a worker CPU did not leave the rings";
+        return o;
     }
     o.status_before = vblk_status(&d->vd);
     const char *why = NULL;

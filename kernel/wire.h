@@ -93,5 +93,32 @@ enum wire_verdict {
                                         renegotiate, go on; reply: disks[{disk, serial, queue,
                                         ok, status_before, status_after, resets, queue_resets,
                                         error}] */
+#define WIRE_CMD_HOTPLUG "hotplug"   /* look at every PCIe hot-plug slot now and act (a card
+                                        present in a powered-off slot: power on, probe, hammer;
+                                        the attention button pressed: let the disk go, power
+                                        off); reply: slots[] as in hello's hotplug_slots */
+
+/*
+ * PCIe native hot-plug (hello's "hotplug_slots" and the `hotplug` reply list every slot:
+ * slot (physical slot number), port ("00:10.0"), bus, state, plugs, unplugs, disk, serial, error,
+ * and "last", the last removal). The guest also polls the slots itself every
+ * WIRE_HOTPLUG_POLL_MS while it runs its load, and says what it did in a log message with
+ * level "info" and one of these events:
+ *   disk_added:   slot, port, the disk's hello members (disk, pci, serial, role, capacity, ...)
+ *   disk_removed: slot, port, disk, serial, ops, bytes, errors, verified (blocks), inflight
+ *                 (requests in flight when removal began), completed, abandoned (given up after
+ *                 hotplug_drain_ms, default WIRE_HOTPLUG_DRAIN_MS), surprise (the card went before the button), present
+ *                 (a card still present after power off)
+ *   hotplug_failed: slot, port, error
+ */
+#define WIRE_EVENT_DISK_ADDED "disk_added"
+#define WIRE_EVENT_DISK_REMOVED "disk_removed"
+#define WIRE_EVENT_HOTPLUG_FAILED "hotplug_failed"
+#define WIRE_HOTPLUG_POLL_MS 100
+#define WIRE_HOTPLUG_DRAIN_MS 5000       /* hotplug_drain_ms's default */
+#define WIRE_HOTPLUG_DRAIN_MAX_MS 15000  /* its largest value: the host waits that long and more */
+#define WIRE_SLOT_EMPTY "empty"      /* nothing present, or powered off */
+#define WIRE_SLOT_ACTIVE "active"    /* powered on, its disk probed (hammered when a data disk) */
+#define WIRE_SLOT_FAILED "failed"    /* a card that could not be brought up; powered off */
 
 #endif

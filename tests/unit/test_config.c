@@ -360,7 +360,9 @@ static void test_config_to_msg_lists_every_key(void **state)
     assert_string_equal(json_string_value(json_object_get(cfg, "packed")), "auto");
     assert_int_equal(json_integer_value(json_object_get(cfg, "burst")), 0);
     assert_int_equal(json_integer_value(json_object_get(cfg, "max_request")), 0);
-    assert_int_equal(json_object_size(cfg), 30); /* every key of the table */
+    assert_string_equal(json_string_value(json_object_get(cfg, "hotplug")), "on");
+    assert_int_equal(json_integer_value(json_object_get(cfg, "hotplug_drain_ms")), 5000);
+    assert_int_equal(json_object_size(cfg), 32); /* every key of the table */
     json_decref(obj);
 }
 

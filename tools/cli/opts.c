@@ -3,6 +3,7 @@
 #include "inject_block.h"
 #include "config.h"
 #include "spec.h"
+#include "hotplug.h"
 #include "hop_action.h"
 
 #include <errno.h>
@@ -23,6 +24,7 @@ enum {
     O_GAP, O_BOOT_TIMEOUT, O_MIGRATE_TIMEOUT, O_GUEST_TIMEOUT, O_KEEP, O_JSON, O_JUNIT,
     O_QMP_LOG, O_WORKDIR, O_QUIET, O_VERBOSE, O_INJECT, O_INJECT_HOP, O_HELP, O_DISK_OVERWRITE, O_FINAL_STATE, O_CHECK_RAM,
     O_DISK_GRAPH, O_NBD_CHAOS, O_RESET_EVERY, O_HOP_ACTIONS, O_HOP_MIX,
+    O_HOTPLUG_SLOTS, O_HOTPLUG_EVERY,
 };
 
 static const struct option long_opts[] = {
@@ -61,6 +63,8 @@ static const struct option long_opts[] = {
     { "bandwidth", required_argument, 0, O_BANDWIDTH },
     { "cancel-every", required_argument, 0, O_CANCEL_EVERY },
     { "reset-every", required_argument, 0, O_RESET_EVERY },
+    { "hotplug-slots", required_argument, 0, O_HOTPLUG_SLOTS },
+    { "hotplug-every", required_argument, 0, O_HOTPLUG_EVERY },
     { "kill-dst-every", required_argument, 0, O_KILL_DST_EVERY },
     { "verify", required_argument, 0, O_VERIFY },
     { "verify-sample", required_argument, 0, O_VERIFY_SAMPLE },
@@ -290,6 +294,8 @@ static bool opts_one(struct vqh_opts *o, int c, const char *arg, struct vqh_err 
     case O_BANDWIDTH: return opts_size("--bandwidth", arg, &o->bandwidth, err);
     case O_CANCEL_EVERY: return opts_int("--cancel-every", arg, 1, 1000000, &o->cancel_every, err);
     case O_RESET_EVERY: return opts_int("--reset-every", arg, 1, 1000000, &o->reset_every, err);
+    case O_HOTPLUG_SLOTS: return opts_int("--hotplug-slots", arg, 0, HOTPLUG_SLOTS_MAX, &o->hotplug_slots, err);
+    case O_HOTPLUG_EVERY: return opts_int("--hotplug-every", arg, 1, 1000000, &o->hotplug_every, err);
     case O_KILL_DST_EVERY: return opts_int("--kill-dst-every", arg, 1, 1000000, &o->kill_dst_every, err);
     case O_VERIFY: return opts_word("--verify", arg, verify_words, o->verify, sizeof(o->verify), err);
     case O_VERIFY_SAMPLE: return opts_int("--verify-sample", arg, 1, 1000000, &o->verify_sample, err);
@@ -481,6 +487,8 @@ bool opts_validate(struct vqh_opts *o, struct vqh_err *err)
     if (o->inject[0] && strcmp(o->inject, "none") && !o->inject_hop)
         o->inject_hop = 1;
     if (!hop_action_validate(o, err))
+        return false;
+    if (!hotplug_validate(o, err))
         return false;
     return true;
 }

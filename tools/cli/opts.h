@@ -64,6 +64,8 @@ struct vqh_opts {
     int reset_every;              /* --reset-every K: the guest resets its data disks at every
                                      K-th hop's checks */
     int kill_dst_every;           /* --kill-dst-every K */
+    int hotplug_slots;            /* --hotplug-slots N: spare PCIe root ports (tools/hotplug/) */
+    int hotplug_every;            /* --hotplug-every K: plug or unplug a disk at every K-th hop */
     char hop_actions[192];        /* --hop-actions LIST (tools/hop/): "" = plain migrations */
     unsigned hop_action_mask;     /* parsed from hop_actions, bit per enum hop_action */
     char hop_mix[8];              /* --hop-mix rotate|random */

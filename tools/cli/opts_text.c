@@ -56,6 +56,9 @@ void opts_usage(FILE *f, const char *command)
         "  --cancel-every K       cancel every K-th migration mid-way (the source must go on intact)\n"
         "  --kill-dst-every K     kill the destination mid-way in every K-th migration\n"
         "  --reset-every K        at every K-th hop's checks the guest resets its data disks\n"
+        "  --hotplug-slots N      N spare PCIe root ports for hot-plugged data disks (0)\n"
+        "  --hotplug-every K      after every K-th hop's checks plug a fresh disk into a spare slot, or\n"
+        "                         unplug the last one (fills the slots, then empties them, and again)\n"
         "  --verify full|sample|none  guest verification pass after every hop (sample)\n"
         "  --verify-sample N      ranges per queue in a sampled pass (16)\n"
         "  --gap MIN:MAX          random wait in ms before each migration (200:1500)\n"
@@ -121,6 +124,10 @@ json_t *opts_to_json(const struct vqh_opts *o)
                                                                          o->nbd_chaos_max_ms) : json_null());
     if (j)
         json_object_set_new(j, "reset_every", json_integer(o->reset_every));
+    if (j) {
+        json_object_set_new(j, "hotplug_slots", json_integer(o->hotplug_slots));
+        json_object_set_new(j, "hotplug_every", json_integer(o->hotplug_every));
+    }
     return j;
 }
 
@@ -197,6 +204,8 @@ void opts_reproducer(const struct vqh_opts *o, char *buf, size_t cap)
     if (o->bandwidth) { snprintf(num, sizeof(num), "%llu", (unsigned long long)o->bandwidth); opts_append(buf, cap, "--bandwidth", num); }
     if (o->cancel_every) { snprintf(num, sizeof(num), "%d", o->cancel_every); opts_append(buf, cap, "--cancel-every", num); }
     if (o->reset_every) { snprintf(num, sizeof(num), "%d", o->reset_every); opts_append(buf, cap, "--reset-every", num); }
+    if (o->hotplug_slots) { snprintf(num, sizeof(num), "%d", o->hotplug_slots); opts_append(buf, cap, "--hotplug-slots", num); }
+    if (o->hotplug_every) { snprintf(num, sizeof(num), "%d", o->hotplug_every); opts_append(buf, cap, "--hotplug-every", num); }
     if (o->kill_dst_every) { snprintf(num, sizeof(num), "%d", o->kill_dst_every); opts_append(buf, cap, "--kill-dst-every", num); }
     if (o->hop_actions[0]) {
         opts_append(buf, cap, "--hop-actions", o->hop_actions);

@@ -9,6 +9,7 @@
 #include "hopdiag.h"
 #include "heartbeat.h"
 #include "hop_action.h"
+#include "hotplug.h"
 #include "inject.h"
 #include "knownbug.h"
 #include "migration.h"
@@ -370,6 +371,10 @@ static bool loop_hop(struct session *s, int index, uint64_t *rng)
         }
     }
     json_decref(ops_before);
+    if (ok && hotplug_due(o, index) && !hotplug_step(s, h, &err)) {
+        session_fail(s, err.kind == VQH_ERR_REFUSED ? VERDICT_ERROR : VERDICT_FAIL, "hop %d: %s", index, err.msg);
+        ok = false;
+    }
     h->nbd_outages = nbd_server_outages(s->nbd) - outages;
     h->ok = ok;
     if (!ok)
@@ -409,6 +414,9 @@ static void loop_finish(struct session *s)
         if (s->nbd) /* outages QEMU rode out: part of what this PASS means */
             snprintf(s->result.reason + strlen(s->result.reason), sizeof(s->result.reason) - strlen(s->result.reason),
                      "; %d NBD server outage(s) ridden out", nbd_server_outages(s->nbd));
+        if (s->hot_plugs) /* what came and went: part of what this PASS covers */
+            snprintf(s->result.reason + strlen(s->result.reason), sizeof(s->result.reason) - strlen(s->result.reason),
+                     "; %d disk(s) hot-plugged, %d hot-unplugged", s->hot_plugs, s->hot_unplugs);
         return;
     }
     if (!loop_guest_clean(s))

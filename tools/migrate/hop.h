@@ -68,6 +68,14 @@ struct hop_record {
     char action_name[24];         /* "" when none */
     int legs;                     /* migrations in this hop (paused: several in a row) */
     char jobs[256];               /* block jobs' end states: "id=status ..." */
+    /* --hotplug-every (tools/hotplug/): what was plugged or unplugged after this hop's checks */
+    char hotplug[8];              /* "plug", "unplug", "" */
+    char hotplug_serial[16];
+    int hotplug_slot;             /* spare slot (physical slot number) */
+    int64_t hotplug_ms;           /* from device_add/device_del to the guest's acknowledgement */
+    uint64_t hotplug_ops;         /* unplug: operations the guest completed on the disk */
+    uint64_t hotplug_inflight, hotplug_abandoned; /* unplug: in flight when the button was seen,
+                                                     given up (the rest completed) */
 };
 
 struct run_result {

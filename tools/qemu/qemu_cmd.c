@@ -2,6 +2,7 @@
 #include "qemu_cmd.h"
 #include "blockgraph.h"
 #include "hop_action.h"
+#include "hotplug.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -92,6 +93,7 @@ bool qemu_cmd_build(struct qemu_cmd *c, const struct vqh_opts *o, const struct q
         qemu_cmd_arg(c, "-device");
         qemu_cmd_arg(c, "virtio-blk-pci,drive=esp,id=esp0,serial=esp,bootindex=0");
     }
+    hotplug_qemu_args(c, o);
     for (int i = 0; i < o->iothreads; i++) {
         qemu_cmd_arg(c, "-object");
         qemu_cmd_arg(c, "iothread,id=iothread%d", i);
@@ -103,7 +105,10 @@ bool qemu_cmd_build(struct qemu_cmd *c, const struct vqh_opts *o, const struct q
             qemu_cmd_free(c);
             return false;
         }
-        blockgraph_device(c, o, i, serial, hop_action_device_props(o));
+        char props[96];
+        /* A disk hot-plugged into spare slot K sits on that port's bus on every later QEMU too. */
+        hotplug_device_props(o, in->disk_ports ? in->disk_ports[i] : 0, props, sizeof(props));
+        blockgraph_device(c, o, i, serial, props);
     }
     if (in->paused)
         qemu_cmd_arg(c, "-S");

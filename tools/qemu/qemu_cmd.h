@@ -26,6 +26,7 @@ struct qemu_inst {
     const char *config_file;  /* guest configuration for fw_cfg */
     const char *const *disks; /* data disk images (resolved paths), ndisks of them */
     int ndisks;
+    const int *disk_ports;    /* per disk: 0 on the root bus, K+1 in spare slot K (hot-plugged); NULL: all 0 */
     bool incoming;            /* -incoming defer */
     bool paused;              /* -S: stay paused after the incoming migration (--check-ram) */
     const char *accel;        /* "kvm" or "tcg" */

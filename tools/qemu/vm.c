@@ -153,7 +153,7 @@ struct vm *vm_start(const struct vm_launch *l, const char *label, bool incoming,
     struct qemu_inst in = {
         .label = label, .binary = incoming ? l->opts->qemu_dst : l->opts->qemu,
         .qmp_sock = v->qmp_path, .serial_sock = v->serial_path, .vars = v->vars,
-        .config_file = l->config_file, .disks = l->disks, .ndisks = l->ndisks,
+        .config_file = l->config_file, .disks = l->disks, .ndisks = l->ndisks, .disk_ports = l->disk_ports,
         .incoming = incoming, .paused = incoming && (l->opts->check_ram || l->paused), .accel = l->accel,
     };
     /* Cross-version runs: the first source uses --qemu, every later QEMU alternates. */

@@ -41,6 +41,7 @@ struct vm_launch {
     const char *config_file;
     const char *const *disks;
     int ndisks;
+    const int *disk_ports;    /* qemu_inst's: spare slot of each disk (hot-plugged), NULL none */
     FILE *qmp_log;
     bool paused;              /* incoming: -S, resumed by whoever migrates to it */
 };

@@ -113,6 +113,13 @@ static json_t *hop_json(const struct hop_record *h)
         bad |= json_object_set_new(o, "legs", json_integer(h->legs));
         bad |= json_object_set_new(o, "jobs", JSTR(h->jobs));
     }
+    if (h->hotplug[0]) /* --hotplug-every */
+        bad |= json_object_set_new(o, "hotplug", json_pack("{s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I}", "action",
+                                                           h->hotplug, "serial", h->hotplug_serial, "slot", h->hotplug_slot,
+                                                           "ms", (json_int_t)h->hotplug_ms, "ops", (json_int_t)h->hotplug_ops,
+                                                           "inflight", (json_int_t)h->hotplug_inflight, "completed",
+                                                           (json_int_t)(h->hotplug_inflight - h->hotplug_abandoned),
+                                                           "abandoned", (json_int_t)h->hotplug_abandoned));
     if (h->failure[0])
         bad |= json_object_set_new(o, "failure", JSTR(h->failure));
     /* A member that could not be built (out of memory) would be missing: refuse the record. */

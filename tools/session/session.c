@@ -4,6 +4,7 @@
 #include "accel.h"
 #include "blockgraph.h"
 #include "spec.h"
+#include "hotplug.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -210,7 +211,7 @@ struct vm *session_start_vm(struct session *s, bool incoming, struct vqh_err *er
     char label[16];
     struct vm_launch l = {
         .opts = s->o, .rd = s->rd, .accel = s->accel, .config_file = s->config_path,
-        .disks = s->disk_ptrs, .ndisks = s->ndisks, .qmp_log = s->qmp_log,
+        .disks = s->disk_ptrs, .ndisks = s->ndisks, .disk_ports = s->disk_port, .qmp_log = s->qmp_log,
         .paused = s->dst_paused,
     };
     snprintf(label, sizeof(label), "vm%d", ++s->vm_count);
@@ -274,6 +275,8 @@ bool session_wait_hello(struct session *s, struct vqh_err *err)
                     rundir_path(s->rd, "serial-merged.log"));
         return false;
     }
+    if (!hotplug_check_hello(s, h, err))
+        return false;
     status_event(&s->status, "%s: guest up (%s boot, %d vCPUs, %d data disk%s, %lld ms after start)", s->vm->label,
                  json_string_value(json_object_get(h, "boot_path")), cpus, data, data == 1 ? "" : "s",
                  (long long)(clock_now_ms() - s->start_ms));

@@ -35,6 +35,11 @@ struct session {
     bool failed;                  /* result.verdict decided (FAIL or ERROR) */
     struct nbd_server *nbd;       /* the run's NBD server (--disk-graph nbd), or NULL */
     bool dst_paused;              /* the next incoming QEMU starts with -S (hop actions) */
+    /* --hotplug-slots (tools/hotplug/): hot-plugged disks are the last ones of the disk list */
+    int disk_port[OPTS_MAX_DISKS];/* 0: on the root bus from the start; K+1: in spare slot K */
+    int hot_plugged;              /* disks in spare slots now */
+    int hot_plugs, hot_unplugs;   /* done in this run */
+    bool hot_emptying;            /* the slots were full: unplug until they are empty */
 };
 
 /* Defaults, flags and their checks for `vqhammer <command>`: -1 to go on, otherwise the exit status

@@ -134,12 +134,16 @@ size_t msg_split_next(struct msg_split *s, uint64_t seq, char *out, size_t cap)
         }
         return n;
     }
-    /* VQH1 <seq> {"type":"part","part":P,"more":false[,"of":"T","len":L],"crc":C,"data":"..."}\n */
+    /* VQH1 <seq> {"type":"part","part":P,"more":false[,"of":"T","len":L|,"msg":F],"crc":C,"data":"..."}\n */
+    if (s->part == 0)
+        s->first_seq = seq;
     fixed = strlen(WIRE_PREFIX) + dec_len(seq) + 1 + strlen("{\"type\":\"" WIRE_MSG_PART "\",\"part\":") +
             dec_len(s->part) + strlen(",\"more\":false") + strlen(",\"crc\":4294967295,\"data\":\"") +
             strlen("\"}\n");
     if (s->part == 0)
         fixed += strlen(",\"of\":\"") + str_esc_len(s->type) + strlen("\",\"len\":") + dec_len(s->total);
+    else
+        fixed += strlen(",\"msg\":") + dec_len(s->first_seq);
     if (lim < fixed + 6)
         return 0; /* not even one byte of data would fit */
     room = lim - fixed;
@@ -162,6 +166,9 @@ size_t msg_split_next(struct msg_split *s, uint64_t seq, char *out, size_t cap)
             out_esc(&o, (unsigned char)*t);
         out_s(&o, "\",\"len\":");
         out_dec(&o, s->total);
+    } else {
+        out_s(&o, ",\"msg\":");
+        out_dec(&o, s->first_seq);
     }
     out_s(&o, ",\"crc\":");
     out_dec(&o, crc);

@@ -24,6 +24,7 @@ struct msg_split {
     const char *type;               /* the message's type, named by part 0 */
     size_t pos;                     /* bytes of the text already out */
     uint32_t part;                  /* the next part's number */
+    uint64_t first_seq;             /* part 0's seq: every later part names it ("msg") */
 };
 
 /* Split a message built with msg.h (it must not change until the last line is out). */

@@ -20,13 +20,14 @@
  * of its own whose "data" string carries the next piece of the whole message's JSON text:
  *
  *     VQH1 <seq>   {"type":"part","part":0,"more":true,"of":"summary","len":51234,"crc":N,"data":"{\"type..."}
- *     VQH1 <seq+1> {"type":"part","part":1,"more":true,"crc":N,"data":"..."}
+ *     VQH1 <seq+1> {"type":"part","part":1,"more":true,"msg":<seq>,"crc":N,"data":"..."}
  *     ...
- *     VQH1 <seq+k> {"type":"part","part":k,"more":false,"crc":N,"data":"...}"}
+ *     VQH1 <seq+k> {"type":"part","part":k,"more":false,"msg":<seq>,"crc":N,"data":"...}"}
  *
  * part counts from 0; more is true on every part but the last; crc is the CRC-32C (crc32c.h) of
  * this part's data (the decoded string); part 0 also names the whole message's type ("of") and
- * its length in bytes ("len", at most WIRE_MSG_MAX). Every part but the last carries data. The
+ * its length in bytes ("len", at most WIRE_MSG_MAX), every later part the seq of part 0 ("msg"),
+ * so parts of two messages cannot be mixed up. Every part but the last carries data. The
  * whole message is at most WIRE_MSG_MAX bytes of JSON in at most WIRE_MSG_PARTS_MAX parts; the
  * host reassembles it (tools/guest/guestparts.h) before anything uses it, and gives up, saying
  * why, on a part missing, out of order, interleaved with another message, garbled or too many.
@@ -74,7 +75,7 @@ enum wire_verdict {
 #define WIRE_MSG_SUMMARY "summary"       /* ops, bytes, errors, per-disk/queue counters */
 #define WIRE_MSG_VERDICT "verdict"       /* verdict ("pass", "fail", "panic"), reason */
 #define WIRE_MSG_LOG "log"               /* level, text: free-form diagnostics */
-#define WIRE_MSG_PART "part"             /* part, more, crc, data; part 0 also of, len: one piece
+#define WIRE_MSG_PART "part"             /* part, more, crc, data; part 0 of, len; others msg: a piece
                                             of a message longer than a line (see above) */
 
 /* Error classes (the "class" member of an error message). */

@@ -1,7 +1,7 @@
 /*
  * guestparts.c: multi-part guest messages reassembled (guestparts.h). One message is open at a
- * time, since the guest never interleaves two; after a message is given up, the parts that still
- * follow it back to back are passed on as dropped rather than each raising an error of its own.
+ * time, since the guest never interleaves two; after a message is given up, the parts of it that
+ * still come (they name it in "msg") are passed on as dropped rather than each raising an error.
  */
 #include "guestparts.h"
 #include "crc32c.h"
@@ -12,11 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum gp_state { GP_IDLE, GP_OPEN, GP_DISCARD };
+enum gp_state { GP_IDLE, GP_OPEN };
+
+#define GP_GONE 16 /* messages given up whose later parts are still dropped quietly */
 
 struct guestparts {
     enum gp_state state;
-    /* OPEN: the message being put together; DISCARD: the one given up (first_seq, of) */
+    /* OPEN: the message being put together (first_seq: its part 0's seq, 0 for none) */
     struct guestlog_msg **parts;
     size_t nparts, parts_cap;
     char *buf;
@@ -24,6 +26,8 @@ struct guestparts {
     char of[32];
     uint64_t first_seq, next_seq;
     int64_t next_part;
+    uint64_t gone[GP_GONE];    /* first seqs of messages given up (ring) */
+    size_t ngone;
     /* results: q[head..n) */
     struct guestparts_out *q;
     size_t head, n, cap;
@@ -38,6 +42,7 @@ struct gp_part {
     size_t data_len;
     const char *of;    /* part 0 */
     int64_t len;       /* part 0 */
+    int64_t msg;       /* later parts: part 0's seq */
 };
 
 static void *gp_grow(void *arr, size_t *cap, size_t n, size_t size)
@@ -133,6 +138,8 @@ __attribute__((format(printf, 3, 4))) static void gp_broken(struct guestparts *p
     else
         snprintf(o->detail, sizeof(o->detail), "multi-part %s message (seq %" PRIu64 ") given up: %s",
                  p->of[0] ? p->of : "guest", p->nparts ? p->parts[0]->seq : p->first_seq, why);
+    if (p->first_seq)
+        p->gone[p->ngone++ % GP_GONE] = p->first_seq;
     o->parts = p->parts;
     o->nparts = p->nparts;
     p->parts = NULL;
@@ -143,13 +150,6 @@ __attribute__((format(printf, 3, 4))) static void gp_broken(struct guestparts *p
     p->state = GP_IDLE;
 }
 
-/* After gp_broken for part pt (at m->seq): the parts that follow it on are dropped quietly. */
-static void gp_follow(struct guestparts *p, const struct guestlog_msg *m, const struct gp_part *pt)
-{
-    p->next_seq = m->seq + 1;
-    p->next_part = pt->index + 1;
-    p->state = pt->more ? GP_DISCARD : GP_IDLE;
-}
 
 static bool gp_int(json_t *obj, const char *key, int64_t lo, int64_t hi, int64_t *v)
 {
@@ -168,8 +168,8 @@ static bool gp_read(const struct guestlog_msg *m, struct gp_part *pt, char *why,
     int64_t crc;
 
     memset(pt, 0, sizeof(*pt));
-    if (!gp_int(m->obj, "part", 0, WIRE_MSG_PARTS_MAX - 1, &pt->index)) {
-        snprintf(why, cap, "\"part\" is not a number from 0 to %d", WIRE_MSG_PARTS_MAX - 1);
+    if (!gp_int(m->obj, "part", 0, INT64_MAX, &pt->index)) {
+        snprintf(why, cap, "\"part\" is not a part number");
         return false;
     }
     if (!json_is_boolean(more)) {
@@ -198,6 +198,9 @@ static bool gp_read(const struct guestlog_msg *m, struct gp_part *pt, char *why,
             snprintf(why, cap, "part 0's \"len\" is not a length from 1 to WIRE_MSG_MAX (%d)", WIRE_MSG_MAX);
             return false;
         }
+    } else if (!gp_int(m->obj, "msg", 1, INT64_MAX, &pt->msg)) {
+        snprintf(why, cap, "part %" PRId64 " has no \"msg\" naming the seq of its part 0", pt->index);
+        return false;
     }
     return true;
 }
@@ -254,19 +257,16 @@ static void gp_begin(struct guestparts *p, struct guestlog_msg *m, const struct 
     p->want = (size_t)pt->len;
     if (!gp_crc_ok(pt, m->seq, why, sizeof(why))) {
         gp_broken(p, m, "%s", why);
-        gp_follow(p, m, pt);
         return;
     }
     if (pt->data_len > p->want) {
         gp_broken(p, m, "part 0 alone carries %zu bytes, more than the %zu it announced",
                   pt->data_len, p->want);
-        gp_follow(p, m, pt);
         return;
     }
     p->buf = malloc(p->want + 1);
     if (!p->buf) {
         gp_broken(p, m, "out of memory for %zu bytes", p->want);
-        gp_follow(p, m, pt);
         return;
     }
     memcpy(p->buf, pt->data, pt->data_len);
@@ -285,30 +285,25 @@ static void gp_continue(struct guestparts *p, struct guestlog_msg *m, const stru
         gp_broken(p, m, "part %" PRId64 " came at seq %" PRIu64 ", not right after part %" PRId64
                   " (seq %" PRIu64 "): a line between them was lost, or another message's parts came "
                   "in between", pt->index, m->seq, p->next_part - 1, p->next_seq - 1);
-        gp_follow(p, m, pt);
         return;
     }
     if (pt->index != p->next_part) {
         gp_broken(p, m, "part %" PRId64 " came at seq %" PRIu64 " where part %" PRId64
                   " was due: parts lost or out of order", pt->index, m->seq, p->next_part);
-        gp_follow(p, m, pt);
         return;
     }
     if (!gp_crc_ok(pt, m->seq, why, sizeof(why))) {
         gp_broken(p, m, "%s", why);
-        gp_follow(p, m, pt);
         return;
     }
     if (pt->data_len > p->want - p->len) {
         gp_broken(p, m, "part %" PRId64 " at seq %" PRIu64 " takes it past the %zu bytes "
                   "part 0 announced", pt->index, m->seq, p->want);
-        gp_follow(p, m, pt);
         return;
     }
     if (pt->more && p->nparts + 1 >= WIRE_MSG_PARTS_MAX) {
         gp_broken(p, m, "part %" PRId64 " at seq %" PRIu64 " is not the last, and a message "
                   "has at most WIRE_MSG_PARTS_MAX (%d) parts", pt->index, m->seq, WIRE_MSG_PARTS_MAX);
-        gp_follow(p, m, pt);
         return;
     }
     memcpy(p->buf + p->len, pt->data, pt->data_len);
@@ -320,32 +315,32 @@ static void gp_continue(struct guestparts *p, struct guestlog_msg *m, const stru
         gp_whole(p);
 }
 
+static bool gp_is_gone(const struct guestparts *p, int64_t msg)
+{
+    for (size_t i = 0; i < GP_GONE && i < p->ngone; i++)
+        if ((int64_t)p->gone[i] == msg)
+            return true;
+    return false;
+}
+
 void guestparts_add(struct guestparts *p, struct guestlog_msg *m)
 {
     struct gp_part pt;
     char why[300];
     bool is_part = !strcmp(m->type, WIRE_MSG_PART), shaped = is_part && gp_read(m, &pt, why, sizeof(why));
 
-    if (p->state == GP_DISCARD) {
-        if (shaped && m->seq == p->next_seq && pt.index == p->next_part) {
-            struct guestparts_out *o = gp_push(p, GUESTPARTS_DROPPED);
+    if (shaped && pt.index > 0 && gp_is_gone(p, pt.msg) && !(p->state == GP_OPEN && (int64_t)p->first_seq == pt.msg)) {
+        /* the rest of a message already given up: kept for the log, no second error */
+        struct guestparts_out *o = gp_push(p, GUESTPARTS_DROPPED);
 
-            o->parts = malloc(sizeof(*o->parts));
-            if (!o->parts)
-                abort();
-            o->parts[0] = m;
-            o->nparts = 1;
-            snprintf(o->of, sizeof(o->of), "%s", p->of);
-            snprintf(o->detail, sizeof(o->detail), "part %" PRId64 " at seq %" PRIu64 " belongs to the "
-                     "%s message given up at seq %" PRIu64, pt.index, m->seq, p->of[0] ? p->of : "guest",
-                     p->first_seq);
-            p->next_seq++;
-            p->next_part++;
-            if (!pt.more)
-                p->state = GP_IDLE;
-            return;
-        }
-        p->state = GP_IDLE;
+        o->parts = malloc(sizeof(*o->parts));
+        if (!o->parts)
+            abort();
+        o->parts[0] = m;
+        o->nparts = 1;
+        snprintf(o->detail, sizeof(o->detail), "part %" PRId64 " at seq %" PRIu64 " belongs to the "
+                 "message given up at seq %" PRId64, pt.index, m->seq, pt.msg);
+        return;
     }
     if (!is_part) {
         if (p->state == GP_OPEN)
@@ -359,7 +354,7 @@ void guestparts_add(struct guestparts *p, struct guestlog_msg *m)
             gp_broken(p, m, "its part at seq %" PRIu64 " is malformed: %s", m->seq, why);
         } else {
             p->of[0] = '\0';
-            p->first_seq = m->seq;
+            p->first_seq = 0;
             gp_broken(p, m, "the part at seq %" PRIu64 " is malformed: %s", m->seq, why);
         }
         return;
@@ -371,12 +366,16 @@ void guestparts_add(struct guestparts *p, struct guestlog_msg *m)
         gp_begin(p, m, &pt);
         return;
     }
+    if (p->state == GP_OPEN && (int64_t)p->first_seq != pt.msg) {
+        gp_broken(p, NULL, "part %" PRId64 " of another message (seq %" PRId64 ") came at seq %" PRIu64
+                  " between its parts: parts of two messages interleaved", pt.index, pt.msg, m->seq);
+        /* and that part, whose message is not open, is given up below */
+    }
     if (p->state == GP_IDLE) {
         p->of[0] = '\0';
-        p->first_seq = m->seq;
-        gp_broken(p, m, "part %" PRId64 " came at seq %" PRIu64 " with no message open: its "
-                  "part 0 was lost, or the parts came out of order", pt.index, m->seq);
-        gp_follow(p, m, &pt);
+        p->first_seq = (uint64_t)pt.msg;
+        gp_broken(p, m, "its part %" PRId64 " came at seq %" PRIu64 " with no part 0 before it: lost, "
+                  "or the parts came out of order", pt.index, m->seq);
         return;
     }
     gp_continue(p, m, &pt);
@@ -387,7 +386,6 @@ void guestparts_end(struct guestparts *p)
     if (p->state == GP_OPEN)
         gp_broken(p, NULL, "the stream ended after its part %" PRId64 " (seq %" PRIu64 "): its last "
                   "part never came", p->next_part - 1, p->next_seq - 1);
-    p->state = GP_IDLE;
 }
 
 bool guestparts_next(struct guestparts *p, struct guestparts_out *out)

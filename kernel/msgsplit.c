@@ -5,7 +5,7 @@
  * or backslash takes two bytes, and a byte msg.c never writes (control, non-ASCII) six, so the line
  * stays valid and pure ASCII whatever the text. Each piece is as long as fits the line once
  * escaped; the header is sized for its longest values first ("more":false, a 10-digit crc), so the
- * line never passes WIRE_LINE_MAX.
+ * line never passes WIRE_LINE_MAX - WIRE_LINE_ROOM.
  */
 #include "msgsplit.h"
 #include "crc32c.h"
@@ -115,7 +115,7 @@ static size_t split_single(struct msg_split *s, uint64_t seq, struct out *o)
 
 size_t msg_split_next(struct msg_split *s, uint64_t seq, char *out, size_t cap)
 {
-    size_t lim = cap ? MIN(cap - 1, (size_t)WIRE_LINE_MAX) : 0; /* '\n' in, NUL out */
+    size_t lim = cap ? MIN(cap - 1, (size_t)(WIRE_LINE_MAX - WIRE_LINE_ROOM)) : 0; /* '\n' in, NUL out */
     struct out o = { .buf = out, .len = 0, .lim = lim, .over = false };
     size_t fixed, room, end, w = 0;
     uint32_t crc = 0;

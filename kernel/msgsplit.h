@@ -1,7 +1,7 @@
 /*
  * msgsplit.h: one guest message to wire lines (wire.h): the plain line "VQH1 <seq> <json>\n" when
- * it fits WIRE_LINE_MAX, else parts, each a line of its own carrying the next piece of the JSON
- * text. Pure logic: builds into the kernel and into host unit tests.
+ * it fits WIRE_LINE_MAX - WIRE_LINE_ROOM, else parts, each a line of its own carrying the next
+ * piece of the JSON text. Pure logic: builds into the kernel and into host unit tests.
  *
  *     struct msg_split s;
  *     msg_split_begin(&s, &m);
@@ -34,8 +34,8 @@ void msg_split_text(struct msg_split *s, const char *type, const char *head, siz
                     const char *tail, size_t tail_len);
 /*
  * Write the next line, numbered seq, into out (NUL-terminated). Returns its length, '\n' included
- * (never more than WIRE_LINE_MAX), or 0 once every line is out or when cap is too small to make
- * progress (WIRE_LINE_MAX + 1 always is enough).
+ * (never more than WIRE_LINE_MAX - WIRE_LINE_ROOM), or 0 once every line is out or when cap is too
+ * small to make progress (WIRE_LINE_MAX + 1 always is enough).
  */
 size_t msg_split_next(struct msg_split *s, uint64_t seq, char *out, size_t cap);
 

@@ -15,7 +15,8 @@
  * reader searches for it. The JSON is pure ASCII (other bytes are \u-escaped) and has a "type"
  * member naming one of the WIRE_MSG_* types below. DOCUMENTED in README.md ("Guest messages").
  *
- * A message whose JSON does not fit one line goes out as parts (WIRE_MSG_PART): consecutive lines,
+ * A message whose JSON does not fit one line (of WIRE_LINE_MAX - WIRE_LINE_ROOM bytes) goes out as
+ * parts (WIRE_MSG_PART): consecutive lines,
  * written back to back (their seqs follow each other, nothing in between), each a complete message
  * of its own whose "data" string carries the next piece of the whole message's JSON text:
  *
@@ -41,6 +42,8 @@
 #define WIRE_VERSION 2 /* 2: multi-part messages */
 #define WIRE_PREFIX "VQH1 "
 #define WIRE_LINE_MAX 4096 /* longest line either side writes, '\n' included */
+#define WIRE_LINE_ROOM 256 /* the guest's lines stay this far under WIRE_LINE_MAX: firmware
+                              noise may come before the prefix on the same line */
 #define WIRE_MSG_MAX (256 * 1024) /* longest message (its JSON text), sent in parts */
 #define WIRE_MSG_PARTS_MAX 1024   /* most parts of one message */
 

@@ -31,7 +31,7 @@ static char *split_all(struct msg_split *s, uint64_t seq0, size_t *nlines)
     while ((n = msg_split_next(s, seq0 + *nlines, line, sizeof(line))) > 0) {
         char head[64];
         int hn = snprintf(head, sizeof(head), "%s%llu ", WIRE_PREFIX, (unsigned long long)(seq0 + *nlines));
-        assert_true(n <= WIRE_LINE_MAX);
+        assert_true(n <= WIRE_LINE_MAX - WIRE_LINE_ROOM);
         assert_int_equal(n, strlen(line));
         assert_int_equal(line[n - 1], '\n');
         assert_memory_equal(line, head, (size_t)hn);
@@ -182,7 +182,7 @@ static void test_any_text_any_size(void **state)
     static char text[3 * WIRE_LINE_MAX];
     for (size_t i = 0; i < sizeof(text); i++)
         text[i] = "ab\"\\{}"[i % 6];
-    for (size_t total = WIRE_LINE_MAX - 60; total < WIRE_LINE_MAX + 40; total++) {
+    for (size_t total = WIRE_LINE_MAX - WIRE_LINE_ROOM - 60; total < WIRE_LINE_MAX - WIRE_LINE_ROOM + 40; total++) {
         for (int esc = 0; esc < 2; esc++) {
             static char plain[3 * WIRE_LINE_MAX];
             const char *src = text;

@@ -18,7 +18,7 @@ struct cfg_key {
 
 static const char *const mode_names[] = { "irq", "poll", NULL };
 static const char *const toggle_names[] = { "auto", "on", "off", NULL };
-static const char *const inject_names[] = { "none", "ud", "gp", "pf", "de", NULL };
+static const char *const inject_names[] = { "none", "ud", "gp", "pf", "de", "reset_fail", NULL };
 static const char *const onoff_names[] = { "off", "on", NULL };
 
 #define OFF(f) ((uint16_t)offsetof(struct config, f))

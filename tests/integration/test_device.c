@@ -1,7 +1,8 @@
 /*
  * test_device.c: the guest's device handling beyond plain I/O (issues 10 and 12): device and
- * queue resets mid-run on both ring formats, the host's --reset-every, the interrupt mode in
- * effect, merge bursts, and one vCPU owning every queue of three 64-queue disks.
+ * queue resets mid-run on both ring formats, a reset that fails (reported), the host's
+ * --reset-every, the interrupt mode in effect, merge bursts, and one vCPU owning every queue of
+ * three 64-queue disks (their progress and summary in parts, every queue in them).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -69,6 +70,35 @@ static void test_resets_mid_run_packed(void **state)
 {
     (void)state;
     run_resets("num-queues=4,queue-size=128,packed=on");
+}
+
+/* A reset that does not bring the device back (inject=reset_fail: it stays FAILED) is a finding:
+ * an error of class reset_failed naming the disk and the status read back, and the run fails. */
+static void test_failed_reset_is_reported(void **state)
+{
+    (void)state;
+    disk(0, "resetfail.img", "num-queues=2,queue-size=64");
+    struct boot_spec s = {
+        .boot = "pvh", .config = "seed=2\nduration=3\nreset_ms=300\nreport_ms=0\ninject=reset_fail\n",
+        .timeout_ms = 120000,
+        .extra = { "-object", "iothread,id=io0", "-drive", drive[0], "-device", device[0], NULL },
+    };
+    struct boot_result r;
+    assert_true(harness_boot(&s, &r));
+    assert_int_equal(r.exit_status, WIRE_EXIT_STATUS(WIRE_VERDICT_FAIL));
+    json_t *e = harness_find(&r, WIRE_MSG_ERROR);
+    assert_non_null(e);
+    assert_string_equal(json_string_value(json_object_get(e, "class")), WIRE_ERR_RESET);
+    assert_int_equal(json_integer_value(json_object_get(e, "disk")), 0);
+    assert_string_equal(json_string_value(json_object_get(e, "serial")), "vqh0");
+    assert_true(json_integer_value(json_object_get(e, "status_after")) & 0x80); /* FAILED */
+    assert_non_null(strstr(json_string_value(json_object_get(e, "detail")), "not DRIVER_OK alone"));
+    assert_string_equal(json_string_value(json_object_get(harness_find(&r, WIRE_MSG_VERDICT), "verdict")), "fail");
+    /* the data survived: no other class of error */
+    for (int k = 0; k < r.nmsgs; k++)
+        if (!strcmp(json_string_value(json_object_get(r.msgs[k], "type")), WIRE_MSG_ERROR))
+            assert_string_equal(json_string_value(json_object_get(r.msgs[k], "class")), WIRE_ERR_RESET);
+    harness_result_free(&r);
 }
 
 /* The host's --reset-every: the guest resets at every hop's checks, QEMU sees healthy devices. */
@@ -237,6 +267,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resets_mid_run_split),
         cmocka_unit_test(test_resets_mid_run_packed),
+        cmocka_unit_test(test_failed_reset_is_reported),
         cmocka_unit_test(test_host_reset_every_hop),
         cmocka_unit_test(test_irq_mode_takes_interrupts),
         cmocka_unit_test(test_merge_bursts_complete_and_verify),

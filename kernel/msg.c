@@ -9,7 +9,8 @@
  *
  * struct msg (msg.h) has no field for the kind of each open container, which msg_format_line needs
  * to close them, nor for containers that were dropped, whose end calls must then be ignored. That
- * bookkeeping lives in the last CTL_SIZE bytes of body[], which the JSON never reaches:
+ * bookkeeping lives in the last CTL_SIZE bytes of body[] (the struct's own inline_body, or the
+ * caller's larger buffer given to msg_begin_buf), which the JSON never reaches:
  *     body[CTL_CLOSE + i]  closing bracket of the written container at depth i+1
  *     body[CTL_REAL]       how many open containers were really written (<= MSG_DEPTH_MAX)
  *     body[CTL_SEALED]     nonzero once a member did not fit

@@ -101,6 +101,53 @@ static void test_failed_reset_is_reported(void **state)
     harness_result_free(&r);
 }
 
+/* A real device-side refusal: the destination's disks demand VIRTIO_F_ACCESS_PLATFORM
+ * (--inject refuse-features), which the guest negotiated without on the source; QEMU migrates the
+ * device, then refuses FEATURES_OK at the guest's reset (--reset-every 1). The run fails with
+ * reset_failed naming the disk, from the host and from the guest. */
+static void test_device_refusing_features_after_migration(void **state)
+{
+    (void)state;
+    char out[600], json[600];
+    snprintf(out, sizeof(out), "%s/refuse.out", harness_dir());
+    snprintf(json, sizeof(json), "%s/refuse.json", harness_dir());
+    const char *args[] = { "migrate", "--boot", "pvh", "--accel", "tcg", "--migrations", "1", "--queues", "2",
+                           "--reset-every", "1", "--inject", "refuse-features", "--seed", "1", "--json", json, NULL };
+    int rc = harness_tool(args, out, 300000);
+    char *text = harness_slurp(out);
+    if (rc != 1 && text)
+        fprintf(stderr, "--- vqhammer output ---\n%s\n", text);
+    assert_int_equal(rc, 1); /* FAIL */
+    assert_non_null(text);
+    assert_non_null(strstr(text, "hop 1: the guest's reset of disk vqh0 failed (reset_failed)"));
+    assert_non_null(strstr(text, "refused our feature subset"));
+    json_t *doc = json_load_file(json, 0, NULL);
+    assert_non_null(doc);
+    assert_string_equal(json_string_value(json_object_get(doc, "verdict")), "FAIL");
+    assert_non_null(strstr(json_string_value(json_object_get(doc, "reason")), "reset_failed"));
+    /* the guest's own report: an error of class reset_failed on disk 0, from the device's refusal */
+    char merged[700];
+    snprintf(merged, sizeof(merged), "%s/serial-merged.log", json_string_value(json_object_get(doc, "rundir")));
+    json_decref(doc);
+    char *log = harness_slurp(merged);
+    assert_non_null(log);
+    json_t *e = NULL;
+    for (char *line = strtok(log, "\n"); line && !e; line = strtok(NULL, "\n")) {
+        char *obj = strchr(line, '{');
+        if (obj && strstr(obj, "\"type\":\"error\""))
+            e = json_loads(obj, 0, NULL);
+    }
+    free(log);
+    assert_non_null(e);
+    assert_string_equal(json_string_value(json_object_get(e, "class")), WIRE_ERR_RESET);
+    assert_int_equal(json_integer_value(json_object_get(e, "disk")), 0);
+    assert_string_equal(json_string_value(json_object_get(e, "serial")), "vqh0");
+    assert_non_null(strstr(json_string_value(json_object_get(e, "detail")), "refused our feature subset"));
+    json_decref(e);
+    free(text);
+    assert_true(harness_no_qemu_left());
+}
+
 /* The host's --reset-every: the guest resets at every hop's checks, QEMU sees healthy devices. */
 static void test_host_reset_every_hop(void **state)
 {
@@ -268,6 +315,7 @@ int main(void)
         cmocka_unit_test(test_resets_mid_run_split),
         cmocka_unit_test(test_resets_mid_run_packed),
         cmocka_unit_test(test_failed_reset_is_reported),
+        cmocka_unit_test(test_device_refusing_features_after_migration),
         cmocka_unit_test(test_host_reset_every_hop),
         cmocka_unit_test(test_irq_mode_takes_interrupts),
         cmocka_unit_test(test_merge_bursts_complete_and_verify),

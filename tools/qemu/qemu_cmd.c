@@ -103,7 +103,15 @@ bool qemu_cmd_build(struct qemu_cmd *c, const struct vqh_opts *o, const struct q
             qemu_cmd_free(c);
             return false;
         }
-        blockgraph_device(c, o, i, serial, hop_action_device_props(o));
+        /* --inject refuse-features: every data disk is modern-only (iommu_platform needs it, and
+         * both ends must match to migrate); the injected destination's also offers and demands
+         * VIRTIO_F_ACCESS_PLATFORM, so QEMU refuses FEATURES_OK from a driver that negotiated
+         * without it (virtio_validate_features): a real refusal at the guest's next reset. */
+        char props[128];
+        bool refuse = !strcmp(o->inject, "refuse-features");
+        snprintf(props, sizeof(props), "%s%s%s", hop_action_device_props(o), refuse ? ",disable-legacy=on" : "",
+                 refuse && in->refuse_features ? ",iommu_platform=on" : "");
+        blockgraph_device(c, o, i, serial, props);
     }
     if (in->paused)
         qemu_cmd_arg(c, "-S");

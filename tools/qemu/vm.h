@@ -43,6 +43,7 @@ struct vm_launch {
     int ndisks;
     FILE *qmp_log;
     bool paused;              /* incoming: -S, resumed by whoever migrates to it */
+    bool refuse_features;     /* data disks demand VIRTIO_F_ACCESS_PLATFORM (--inject) */
 };
 
 /* Start QEMU, take its serial connection and open QMP (all within boot timeouts). */

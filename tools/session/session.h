@@ -35,6 +35,7 @@ struct session {
     bool failed;                  /* result.verdict decided (FAIL or ERROR) */
     struct nbd_server *nbd;       /* the run's NBD server (--disk-graph nbd), or NULL */
     bool dst_paused;              /* the next incoming QEMU starts with -S (hop actions) */
+    bool dst_refuse_features;     /* the next incoming QEMU's disks demand ACCESS_PLATFORM (--inject) */
 };
 
 /* Defaults, flags and their checks for `vqhammer <command>`: -1 to go on, otherwise the exit status

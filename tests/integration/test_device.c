@@ -309,6 +309,38 @@ static void test_one_cpu_owns_every_queue_of_three_disks(void **state)
     harness_result_free(&r);
 }
 
+/* The orchestrator end to end with 3 x 64 queues on 2 vCPUs: every queue's ops over the hop reach
+ * --json (the guest's progress in parts, reassembled across the migration). */
+static void test_every_queue_reaches_the_json(void **state)
+{
+    (void)state;
+    char out[600], json[600], d[3][600];
+    snprintf(out, sizeof(out), "%s/many.out", harness_dir());
+    snprintf(json, sizeof(json), "%s/many.json", harness_dir());
+    for (int i = 0; i < 3; i++)
+        snprintf(d[i], sizeof(d[i]), "%s/many-tool%d.img", harness_dir(), i);
+    const char *args[] = { "migrate", "--boot", "pvh", "--accel", "tcg", "--smp", "2", "--disk", d[0], "--disk", d[1],
+                           "--disk", d[2], "--disk-size", "64M", "--queues", "64", "--queue-size", "64",
+                           "--guest-config", "depth=2;max_blocks=4", "--migrations", "1", "--seed", "1",
+                           "--json", json, NULL };
+    int rc = harness_tool(args, out, 300000);
+    char *text = harness_slurp(out);
+    if (rc != 0 && text)
+        fprintf(stderr, "--- vqhammer output ---\n%s\n", text);
+    free(text);
+    assert_int_equal(rc, 0);
+    json_t *doc = json_load_file(json, 0, NULL);
+    assert_non_null(doc);
+    json_t *ops = json_object_get(json_array_get(json_object_get(doc, "hops"), 0), "queue_ops"), *q;
+    size_t i;
+    assert_int_equal(json_array_size(ops), 3 * 64);
+    json_array_foreach(ops, i, q)
+        if (json_integer_value(q) <= 0)
+            fail_msg("queue %zu (disk %zu, queue %zu) did no work over the hop", i, i / 64, i % 64);
+    json_decref(doc);
+    assert_true(harness_no_qemu_left());
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -320,6 +352,7 @@ int main(void)
         cmocka_unit_test(test_irq_mode_takes_interrupts),
         cmocka_unit_test(test_merge_bursts_complete_and_verify),
         cmocka_unit_test(test_one_cpu_owns_every_queue_of_three_disks),
+        cmocka_unit_test(test_every_queue_reaches_the_json),
     };
     if (getenv("VQH_TEST_FILTER")) /* e.g. VQH_TEST_FILTER='*three_disks' to run one test */
         cmocka_set_test_filter(getenv("VQH_TEST_FILTER"));

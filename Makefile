@@ -43,7 +43,7 @@ HCFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -Wno-format-truncation -DVQH_
            $(addprefix -iquote ,$(TOOLS_DIRS)) -iquote kernel -iquote drivers -DVQH_BUILD_ID='"$(BUILD_ID)"'
 HSAN    ?= -fsanitize=address,undefined -fno-omit-frame-pointer
 # Pure logic shared with the kernel: compiled for the host and tested there.
-PURE_C  := $(wildcard kernel/config.c kernel/msg.c kernel/crc32c.c kernel/prng.c \
+PURE_C  := $(wildcard kernel/config.c kernel/msg.c kernel/msgsplit.c kernel/crc32c.c kernel/prng.c \
              kernel/blockfmt.c kernel/expect.c kernel/verify.c kernel/cmdline.c kernel/reqsize.c \
              drivers/virtqueue.c drivers/vq_split.c drivers/vq_packed.c kernel/dec.c)
 PURE_OBJ := $(patsubst %.c,$(BUILD)/host/%.o,$(PURE_C))

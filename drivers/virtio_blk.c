@@ -52,6 +52,13 @@ uint8_t vblk_status(const struct vblk_disk *d)
     return vp_get_status(d->vp);
 }
 
+void vblk_give_up(struct vblk_disk *d)
+{
+    /* 3.1.1: "If any of these steps go irrecoverably wrong, the driver SHOULD set the FAILED
+     * status bit to indicate that it has given up on the device". */
+    vp_add_status(d->vp, VIRTIO_STATUS_FAILED);
+}
+
 bool vblk_status_live(uint8_t status)
 {
     return (status & VIRTIO_STATUS_DRIVER_OK) &&

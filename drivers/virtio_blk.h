@@ -143,6 +143,8 @@ bool vblk_reset(struct vblk_disk *d, const char **why);
 /* Reset queue qi alone (spec 2.6.1, VIRTIO_F_RING_RESET) and set it up again; it must be drained. */
 bool vblk_queue_reset(struct vblk_disk *d, uint16_t qi, const char **why);
 bool vblk_can_reset_queue(const struct vblk_disk *d);
+/* Set FAILED: the driver has given up on the device (3.1.1); only a reset clears it. */
+void vblk_give_up(struct vblk_disk *d);
 /* Device status register (VIRTIO_STATUS_* bits), for reports. */
 uint8_t vblk_status(const struct vblk_disk *d);
 /* A status of a live device: DRIVER_OK, and neither DEVICE_NEEDS_RESET nor FAILED. */

@@ -21,7 +21,7 @@ struct cfg_key {
 
 static const char *const mode_names[] = { "irq", "poll", NULL };
 static const char *const toggle_names[] = { "auto", "on", "off", NULL };
-static const char *const inject_names[] = { "none", "ud", "gp", "pf", "de", NULL };
+static const char *const inject_names[] = { "none", "ud", "gp", "pf", "de", "reset_fail", NULL };
 static const char *const onoff_names[] = { "off", "on", NULL };
 static const char *const hotplug_names[] = { "on", "off", "ignore-card", "ignore-button", NULL };
 

@@ -20,6 +20,7 @@ enum config_inject {
     CONFIG_INJECT_GP,  /* general protection (non-canonical access) */
     CONFIG_INJECT_PF,  /* page fault (unmapped address) */
     CONFIG_INJECT_DE,  /* divide error */
+    CONFIG_INJECT_RESET_FAIL, /* the first device or queue reset leaves the device FAILED */
 };
 enum config_toggle { CONFIG_AUTO = 0, CONFIG_ON = 1, CONFIG_OFF = 2 };
 #define CONFIG_WORD_VALUE UINT32_MAX                  /* a number key's word (see config.c) */
@@ -54,7 +55,8 @@ struct config {
     uint32_t event_idx;       /* event_idx: auto|on|off, negotiate VIRTIO_RING_F_EVENT_IDX (auto) */
     uint32_t report_ms;       /* report_ms: progress message interval, 0 = none (1000) */
     uint32_t watchdog_ms;     /* watchdog_ms: a request older than this is an error (30000) */
-    uint32_t inject;          /* inject: none|ud|gp|pf|de, raise that exception after hello */
+    uint32_t inject;          /* inject: none|ud|gp|pf|de, raise that exception after hello;
+                                 reset_fail: the first reset fails (stress_reset.c) */
     uint32_t huge_pages;      /* huge_pages: off|on, map RAM with 2 MiB pages (off: 4 KiB, see
                                  kernel/paging.c for why that is the default) */
     uint32_t tlb_refresh;     /* tlb_refresh: auto|on|off, reload CR3 every worker round (auto:

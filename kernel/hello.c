@@ -16,7 +16,7 @@
 void hello_send(const struct bootinfo *bi, const struct config *cfg, const char *clock, const char *hypervisor)
 {
     struct msg m;
-    msg_begin(&m, WIRE_MSG_HELLO);
+    report_begin_big(&m, WIRE_MSG_HELLO);
     msg_str(&m, "boot_path", bi->boot_path == BOOT_PATH_UEFI ? "uefi" : "pvh");
     msg_str(&m, "build", VQH_BUILD_ID);
     msg_u64(&m, "wire", WIRE_VERSION);

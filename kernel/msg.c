@@ -9,7 +9,8 @@
  *
  * struct msg (msg.h) has no field for the kind of each open container, which msg_format_line needs
  * to close them, nor for containers that were dropped, whose end calls must then be ignored. That
- * bookkeeping lives in the last CTL_SIZE bytes of body[], which the JSON never reaches:
+ * bookkeeping lives in the last CTL_SIZE bytes of body[] (the struct's own inline_body, or the
+ * caller's larger buffer given to msg_begin_buf), which the JSON never reaches:
  *     body[CTL_CLOSE + i]  closing bracket of the written container at depth i+1
  *     body[CTL_REAL]       how many open containers were really written (<= MSG_DEPTH_MAX)
  *     body[CTL_SEALED]     nonzero once a member did not fit
@@ -18,11 +19,11 @@
  */
 #include "msg.h"
 
-#define CTL_SIZE (MSG_DEPTH_MAX + 2)
-#define JSON_MAX (MSG_BODY_MAX - CTL_SIZE)
+#define CTL_SIZE MSG_CTL_SIZE
+#define JSON_MAX (m->cap - CTL_SIZE)
 #define CTL_CLOSE JSON_MAX
-#define CTL_REAL (MSG_BODY_MAX - 2)
-#define CTL_SEALED (MSG_BODY_MAX - 1)
+#define CTL_REAL (m->cap - 2)
+#define CTL_SEALED (m->cap - 1)
 
 static const char trunc_member[] = "\"truncated\":true";
 #define TRUNC_ROOM (sizeof(trunc_member) - 1 + 1) /* with its comma */
@@ -90,6 +91,8 @@ static void put_escaped(struct emit *e, const char *s, size_t n)
 
 static size_t ctl_real(const struct msg *m)
 {
+    if (!m->body)
+        return 0; /* never begun */
     return (unsigned char)m->body[CTL_REAL];
 }
 
@@ -136,8 +139,18 @@ static bool member_close(struct msg *m, struct emit *e)
     return true;
 }
 
-void msg_begin(struct msg *m, const char *type)
+void msg_begin_buf(struct msg *m, const char *type, char *buf, size_t cap)
 {
+    if (cap > WIRE_MSG_MAX + CTL_SIZE)
+        cap = WIRE_MSG_MAX + CTL_SIZE; /* the host gives up on longer messages */
+    if (buf && cap >= MSG_BODY_MAX) {
+        m->body = buf;
+        m->cap = cap;
+    } else {
+        m->body = m->inline_body;
+        m->cap = MSG_BODY_MAX;
+    }
+    m->type = type;
     m->len = 0;
     m->truncated = false;
     m->depth = 1;
@@ -148,6 +161,11 @@ void msg_begin(struct msg *m, const char *type)
     m->body[CTL_REAL] = 1;
     m->body[m->len++] = '{';
     msg_str(m, "type", type);
+}
+
+void msg_begin(struct msg *m, const char *type)
+{
+    msg_begin_buf(m, type, NULL, 0);
 }
 
 void msg_u64(struct msg *m, const char *key, uint64_t v)
@@ -311,20 +329,15 @@ void msg_arr_end(struct msg *m)
     container_end(m);
 }
 
-size_t msg_format_line(struct msg *m, uint64_t seq, char *out, size_t cap)
+size_t msg_tail(const struct msg *m, char *out, size_t cap)
 {
     size_t real = m->depth ? ctl_real(m) : 0;
     struct emit e = { .buf = out, .len = 0, .lim = cap ? cap - 1 : 0, .over = false };
 
-    put_raw(&e, WIRE_PREFIX);
-    put_dec(&e, seq);
-    put_c(&e, ' ');
     if (real == 0) {
         /* no msg_begin: still say something a host can parse */
         put_raw(&e, "{\"truncated\":true}");
     } else {
-        for (size_t i = 0; i < m->len; i++)
-            put_c(&e, m->body[i]);
         for (size_t d = real; d > 1; d--)
             put_c(&e, m->body[CTL_CLOSE + d - 1]);
         if (m->truncated) {
@@ -334,6 +347,34 @@ size_t msg_format_line(struct msg *m, uint64_t seq, char *out, size_t cap)
         }
         put_c(&e, '}');
     }
+    if (e.over) {
+        if (cap)
+            out[0] = '\0';
+        return 0;
+    }
+    out[e.len] = '\0';
+    return e.len;
+}
+
+size_t msg_head_len(const struct msg *m)
+{
+    return m->depth && ctl_real(m) ? m->len : 0;
+}
+
+size_t msg_format_line(struct msg *m, uint64_t seq, char *out, size_t cap)
+{
+    char tail[MSG_TAIL_MAX + 1];
+    size_t head = msg_head_len(m);
+    size_t tn = msg_tail(m, tail, sizeof(tail));
+    struct emit e = { .buf = out, .len = 0, .lim = cap ? cap - 1 : 0, .over = false };
+
+    put_raw(&e, WIRE_PREFIX);
+    put_dec(&e, seq);
+    put_c(&e, ' ');
+    for (size_t i = 0; i < head; i++)
+        put_c(&e, m->body[i]);
+    for (size_t i = 0; i < tn; i++)
+        put_c(&e, tail[i]);
     put_c(&e, '\n');
     if (e.over) {
         if (cap)

@@ -2,6 +2,8 @@
 #include "report.h"
 #include "console.h"
 #include "cpu.h"
+#include "memory.h"
+#include "msgsplit.h"
 #include "percpu.h"
 #include "spinlock.h"
 #include "tlb.h"
@@ -10,13 +12,44 @@ static struct spinlock console_lock;
 static uint64_t next_seq = 1;
 static char line_buf[WIRE_LINE_MAX + 32];
 
+/* Each CPU's buffer for messages longer than a line, taken on first use; busy while one is being
+ * built, so a second one begun on the same CPU meanwhile builds in its struct instead. */
+#define BIG_CAP (WIRE_MSG_MAX + MSG_CTL_SIZE)
+static char *big_buf[MAX_CPUS];
+static volatile bool big_busy[MAX_CPUS];
+
+/* All parts of a message go out back to back under the console lock: the host wants them on
+ * consecutive seqs (wire.h). */
 static void report_write_locked(struct msg *m)
 {
-    size_t n = msg_format_line(m, next_seq, line_buf, sizeof(line_buf));
-    if (n) {
+    struct msg_split s;
+    size_t n;
+    msg_split_begin(&s, m);
+    while ((n = msg_split_next(&s, next_seq, line_buf, sizeof(line_buf))) > 0) {
         next_seq++;
         console_write(line_buf, n);
+        tlb_refresh(); /* the line buffer again for the next part: see tlb.h */
     }
+    uint32_t cpu = percpu_index();
+    if (cpu < MAX_CPUS && m->body == big_buf[cpu])
+        big_busy[cpu] = false;
+}
+
+void report_begin_big(struct msg *m, const char *type)
+{
+    uint32_t cpu = percpu_index();
+    if (cpu >= MAX_CPUS || big_busy[cpu]) {
+        msg_begin(m, type);
+        return;
+    }
+    if (!big_buf[cpu])
+        big_buf[cpu] = pmm_alloc(BIG_CAP, 64); /* NULL when RAM is short: the message is cut */
+    if (!big_buf[cpu]) {
+        msg_begin(m, type);
+        return;
+    }
+    big_busy[cpu] = true;
+    msg_begin_buf(m, type, big_buf[cpu], BIG_CAP);
 }
 
 void report_send_urgent(struct msg *m)

@@ -4,7 +4,13 @@
 
 #include "msg.h"
 
-/* Number the message and write it as one line; safe from any CPU. */
+/*
+ * Begin a message that may outgrow one line (per-disk or per-queue lists): built in this CPU's
+ * WIRE_MSG_MAX buffer and sent by report_send as parts (wire.h). Send it before beginning another
+ * big one on the same CPU (that one would be built in its struct, cut at a line).
+ */
+void report_begin_big(struct msg *m, const char *type);
+/* Number the message and write it as one line, or as parts when longer; safe from any CPU. */
 void report_send(struct msg *m);
 /* The same from a CPU that may have faulted while holding the console lock (exceptions, panic):
  * waits a bounded time for the lock, then writes anyway. */

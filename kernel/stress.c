@@ -305,7 +305,7 @@ static bool stress_verify_pass(uint32_t samples, uint64_t *checked, uint64_t *er
 
 void stress_reply_begin(struct msg *m, const char *cmd, bool ok)
 {
-    msg_begin(m, WIRE_MSG_REPLY);
+    report_begin_big(m, WIRE_MSG_REPLY); /* quiesce lists every queue */
     msg_str(m, "cmd", cmd);
     msg_bool(m, "ok", ok);
     msg_u64(m, "epoch", st.epoch);

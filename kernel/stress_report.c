@@ -183,7 +183,7 @@ static void stress_disks_counters(struct msg *m, bool rings)
 void stress_report_progress(void)
 {
     struct msg m;
-    msg_begin(&m, WIRE_MSG_PROGRESS);
+    report_begin_big(&m, WIRE_MSG_PROGRESS);
     msg_u64(&m, "t_ms", (time_ns() - st.start_ns) / 1000000);
     msg_u64(&m, "epoch", st.epoch);
     msg_u64(&m, "phase", st.phase);
@@ -200,7 +200,7 @@ void stress_report_summary(void)
         ops += st.all[i]->ops;
         bytes += st.all[i]->bytes;
     }
-    msg_begin(&m, WIRE_MSG_SUMMARY);
+    report_begin_big(&m, WIRE_MSG_SUMMARY);
     msg_u64(&m, "t_ms", (time_ns() - st.start_ns) / 1000000);
     msg_u64(&m, "ops", ops);
     msg_u64(&m, "bytes", bytes);

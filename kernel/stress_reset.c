@@ -13,6 +13,7 @@
 
 static struct prng reset_rng;
 static uint64_t next_reset_ms;
+static bool reset_fail_injected;
 
 static bool stress_all_parked(void)
 {
@@ -66,6 +67,12 @@ static struct reset_outcome stress_reset_disk(struct sdisk *d, int queue)
     o.status_before = vblk_status(&d->vd);
     const char *why = NULL;
     o.ok = queue < 0 ? vblk_reset(&d->vd, &why) : vblk_queue_reset(&d->vd, (uint16_t)queue, &why);
+    if (o.ok && st.cfg->inject == CONFIG_INJECT_RESET_FAIL && !reset_fail_injected) {
+        /* inject=reset_fail (tests): the device stays FAILED after its first reset, as when a
+         * driver gives up on it; the check below must find that in the device's own status */
+        reset_fail_injected = true;
+        vblk_give_up(&d->vd);
+    }
     o.status_after = vblk_status(&d->vd);
     o.error = why;
     /* After a good reset the device must be live again: DRIVER_OK, not NEEDS_RESET or FAILED. */

@@ -15,15 +15,37 @@
  * reader searches for it. The JSON is pure ASCII (other bytes are \u-escaped) and has a "type"
  * member naming one of the WIRE_MSG_* types below. DOCUMENTED in README.md ("Guest messages").
  *
+ * A message whose JSON does not fit one line (of WIRE_LINE_MAX - WIRE_LINE_ROOM bytes) goes out as
+ * parts (WIRE_MSG_PART): consecutive lines,
+ * written back to back (their seqs follow each other, nothing in between), each a complete message
+ * of its own whose "data" string carries the next piece of the whole message's JSON text:
+ *
+ *     VQH1 <seq>   {"type":"part","part":0,"more":true,"of":"summary","len":51234,"crc":N,"data":"{\"type..."}
+ *     VQH1 <seq+1> {"type":"part","part":1,"more":true,"msg":<seq>,"crc":N,"data":"..."}
+ *     ...
+ *     VQH1 <seq+k> {"type":"part","part":k,"more":false,"msg":<seq>,"crc":N,"data":"...}"}
+ *
+ * part counts from 0; more is true on every part but the last; crc is the CRC-32C (crc32c.h) of
+ * this part's data (the decoded string); part 0 also names the whole message's type ("of") and
+ * its length in bytes ("len", at most WIRE_MSG_MAX), every later part the seq of part 0 ("msg"),
+ * so parts of two messages cannot be mixed up. Every part but the last carries data. The
+ * whole message is at most WIRE_MSG_MAX bytes of JSON in at most WIRE_MSG_PARTS_MAX parts; the
+ * host reassembles it (tools/guest/guestparts.h) before anything uses it, and gives up, saying
+ * why, on a part missing, out of order, interleaved with another message, garbled or too many.
+ *
  * Host -> guest: command lines on COM1 input, a word and optional key=value arguments, ending in
  * '\n' (see WIRE_CMD_*). The guest answers each with a message carrying the same "cmd" word.
  */
 #ifndef VQH_WIRE_H
 #define VQH_WIRE_H
 
-#define WIRE_VERSION 1
+#define WIRE_VERSION 2 /* 2: multi-part messages */
 #define WIRE_PREFIX "VQH1 "
 #define WIRE_LINE_MAX 4096 /* longest line either side writes, '\n' included */
+#define WIRE_LINE_ROOM 256 /* the guest's lines stay this far under WIRE_LINE_MAX: firmware
+                              noise may come before the prefix on the same line */
+#define WIRE_MSG_MAX (256 * 1024) /* longest message (its JSON text), sent in parts */
+#define WIRE_MSG_PARTS_MAX 1024   /* most parts of one message */
 
 /* fw_cfg file carrying the guest configuration (key=value text; see kernel/config.h). */
 #define WIRE_FWCFG_CONFIG "opt/vqhammer/config"
@@ -56,6 +78,8 @@ enum wire_verdict {
 #define WIRE_MSG_SUMMARY "summary"       /* ops, bytes, errors, per-disk/queue counters */
 #define WIRE_MSG_VERDICT "verdict"       /* verdict ("pass", "fail", "panic"), reason */
 #define WIRE_MSG_LOG "log"               /* level, text: free-form diagnostics */
+#define WIRE_MSG_PART "part"             /* part, more, crc, data; part 0 of, len; others msg: a piece
+                                            of a message longer than a line (see above) */
 
 /* Error classes (the "class" member of an error message). */
 #define WIRE_ERR_CORRUPT "corrupt"             /* checksum mismatch, no header, wrong payload */

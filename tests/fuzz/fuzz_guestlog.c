@@ -1,11 +1,12 @@
-/* fuzz_guestlog.c: libFuzzer target (make fuzz): raw serial bytes through line assembly, parsing
- * and the merger, as in tests/unit/test_fuzz_guestlog.c. The input is split in two streams (two
- * QEMUs) at its first byte's position. */
+/* fuzz_guestlog.c: libFuzzer target (make fuzz): raw serial bytes through line assembly, parsing,
+ * the merger and the reassembly of multi-part messages, as in tests/unit/test_fuzz_guestlog.c.
+ * The input is split in two streams (two QEMUs) at its first byte's position. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "guestlog.h"
+#include "guestparts.h"
 
 struct sink {
     struct guestlog_merge *m;
@@ -51,15 +52,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     guestlog_merge_close(m, "vm1");
     guestlog_merge_close(m, "vm2");
     struct guestlog_event ev;
-    uint64_t last = 0;
+    struct guestparts *gp = guestparts_new();
+    struct guestparts_out o;
+    uint64_t last = 0, fed = 0, back = 0;
     while (guestlog_merge_next(m, &ev)) {
         if (ev.kind == GUESTLOG_EV_MSG) {
             if (ev.msg->seq <= last && last)
                 abort(); /* out of order */
             last = ev.msg->seq;
+            guestparts_add(gp, ev.msg);
+            ev.msg = NULL;
+            fed++;
         }
         guestlog_event_clear(&ev);
     }
+    guestparts_end(gp);
+    while (guestparts_next(gp, &o)) {
+        if (o.kind == GUESTPARTS_WHOLE && (!o.msg || !json_is_object(o.msg->obj)))
+            abort();
+        if (o.kind != GUESTPARTS_WHOLE && !o.detail[0])
+            abort(); /* an error must say why */
+        back += o.kind == GUESTPARTS_WHOLE ? (o.msg->parts ? o.msg->parts : 1) : o.nparts;
+        guestparts_out_clear(&o);
+    }
+    if (back != fed)
+        abort(); /* a part lost or invented */
+    guestparts_free(gp);
     guestlog_merge_free(m);
     return 0;
 }

@@ -1,6 +1,7 @@
 /* harness.c: QEMU and vqhammer runs for the integration tests. */
 #include "harness.h"
 #include "guestlog.h"
+#include "guestparts.h"
 #include "proc.h"
 #include "wire.h"
 
@@ -92,16 +93,35 @@ char *harness_slurp(const char *path)
     return s;
 }
 
+struct harness_take {
+    struct boot_result *r;
+    struct guestparts *parts;
+};
+
+/* Whole messages (multi-part ones put back together) into r; a message given up is counted. */
+static void harness_drain(struct harness_take *t)
+{
+    struct guestparts_out o;
+    while (guestparts_next(t->parts, &o)) {
+        if (o.kind == GUESTPARTS_WHOLE && t->r->nmsgs < HARNESS_MAX_MSGS)
+            t->r->msgs[t->r->nmsgs++] = json_incref(o.msg->obj);
+        if (o.kind == GUESTPARTS_BROKEN) {
+            t->r->broken_msgs++;
+            fprintf(stderr, "harness: %s\n", o.detail);
+        }
+        guestparts_out_clear(&o);
+    }
+}
+
 static void harness_take_line(void *arg, const struct guestlog_line *line)
 {
-    struct boot_result *r = arg;
+    struct harness_take *t = arg;
     struct guestlog_msg *m = NULL;
     struct vqh_err err;
     if (guestlog_parse_line(line, "test", &m, &err) != GUESTLOG_MSG)
         return;
-    if (r->nmsgs < HARNESS_MAX_MSGS)
-        r->msgs[r->nmsgs++] = json_incref(m->obj);
-    guestlog_msg_free(m);
+    guestparts_add(t->parts, m);
+    harness_drain(t);
 }
 
 bool harness_boot(const struct boot_spec *spec, struct boot_result *r)
@@ -172,13 +192,19 @@ bool harness_boot(const struct boot_spec *spec, struct boot_result *r)
 
     /* The guest's messages, in order (boot times are the bench's business, not a test's). */
     struct guestlog_asm a;
+    struct harness_take t = { r, guestparts_new() };
+    if (!t.parts)
+        abort();
     guestlog_asm_init(&a);
     FILE *f = fopen(serial, "r");
     char buf[8192];
     size_t got;
     while (f && (got = fread(buf, 1, sizeof(buf), f)) > 0)
-        guestlog_asm_feed(&a, buf, got, harness_take_line, r);
-    guestlog_asm_finish(&a, harness_take_line, r);
+        guestlog_asm_feed(&a, buf, got, harness_take_line, &t);
+    guestlog_asm_finish(&a, harness_take_line, &t);
+    guestparts_end(t.parts);
+    harness_drain(&t);
+    guestparts_free(t.parts);
     if (f)
         fclose(f);
     if (r->timed_out || r->exit_status < 0) {

@@ -22,7 +22,8 @@ struct boot_result {
     int exit_status;         /* QEMU's exit code; -1 when killed by a signal or timed out */
     bool timed_out;
     int nmsgs;
-    json_t *msgs[HARNESS_MAX_MSGS]; /* the guest's messages in order */
+    json_t *msgs[HARNESS_MAX_MSGS]; /* the guest's messages in order (parts put together) */
+    int broken_msgs;         /* multi-part messages given up (guestparts.h) */
     double seconds;          /* QEMU start to exit */
 };
 

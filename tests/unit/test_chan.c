@@ -2,7 +2,8 @@
  * test_chan.c: the guest channel against a fake guest (a thread writing serial lines into a
  * socket pair; a `sleep` child stands in for the QEMU whose liveness is checked). A long command
  * (a full verification) is waited for while the guest's progress shows it moving, and given up
- * when it stops moving.
+ * when it stops moving. Messages in parts reach it whole; a broken one is counted, logged and, when
+ * it was an error report, still counts as an error.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "chan.h"
+#include "msgsplit.h"
 #include "clock.h"
 #include "proc.h"
 
@@ -150,12 +152,66 @@ static void test_verify_stuck_is_given_up(void **state)
     fake_stop(&f);
 }
 
+/* Write text as the guest would, from seq on: one line, or parts. Returns the next seq. */
+static uint64_t fake_message(struct fake *f, uint64_t seq, const char *type, const char *text, int skip_part)
+{
+    struct msg_split sp;
+    char line[WIRE_LINE_MAX + 1];
+    size_t n;
+    int part = 0;
+    msg_split_text(&sp, type, text, strlen(text), NULL, 0);
+    while ((n = msg_split_next(&sp, seq++, line, sizeof(line))) > 0)
+        if (part++ != skip_part)
+            assert_int_equal(write(f->peer, line, n), (ssize_t)n);
+    return seq - 1;
+}
+
+static void test_parts_reach_the_channel_whole(void **state)
+{
+    (void)state;
+    struct fake f = { .progress_count = 0, .reply_after_ms = -1 };
+    static char reply[40000], error[12000];
+    int o = snprintf(reply, sizeof(reply), "{\"type\":\"reply\",\"cmd\":\"quiesce\",\"ok\":true,\"q\":[");
+    for (int i = 0; i < 3000; i++)
+        o += snprintf(reply + o, sizeof(reply) - (size_t)o, "%s%d", i ? "," : "", i);
+    snprintf(reply + o, sizeof(reply) - (size_t)o, "]}");
+    o = snprintf(error, sizeof(error), "{\"type\":\"error\",\"class\":\"corrupt\",\"hex\":\"");
+    for (int i = 0; i < 10000; i++)
+        error[o++] = "0123456789abcdef"[i % 16];
+    snprintf(error + o, sizeof(error) - (size_t)o, "\"}");
+    fake_start(&f);
+    uint64_t seq = fake_message(&f, 1, "reply", reply, -1);
+    seq = fake_message(&f, seq, "error", error, 1); /* its part 1 lost on the way */
+    fake_message(&f, seq, "verdict", "{\"type\":\"verdict\",\"verdict\":\"fail\"}", -1);
+    for (int i = 0; i < 20 && !f.c->verdict; i++)
+        chan_pump(f.c, 50);
+    assert_non_null(f.c->verdict);
+    assert_non_null(f.c->reply);
+    assert_string_equal(json_string_value(json_object_get(f.c->reply, "cmd")), "quiesce");
+    assert_int_equal(json_array_size(json_object_get(f.c->reply, "q")), 3000);
+    assert_int_equal(f.c->broken_msgs, 1);
+    assert_int_equal(f.c->errors, 1); /* the lost error report still counts */
+    assert_true(f.c->anomalies >= 1);
+    char *log = NULL;
+    size_t len = 0;
+    FILE *m = fopen(f.merged, "r");
+    assert_non_null(m);
+    assert_true(getdelim(&log, &len, '\0', m) > 0);
+    fclose(m);
+    assert_non_null(strstr(log, "# multi-part error message (seq"));
+    assert_non_null(strstr(log, "\"of\":\"error\"")); /* its part 0, kept */
+    assert_non_null(strstr(log, "\"cmd\":\"quiesce\",\"ok\":true,\"q\":[0,1,2")); /* whole */
+    free(log);
+    fake_stop(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_verify_waits_while_moving),
         cmocka_unit_test(test_plain_command_keeps_its_deadline),
         cmocka_unit_test(test_verify_stuck_is_given_up),
+        cmocka_unit_test(test_parts_reach_the_channel_whole),
     };
     return cmocka_run_group_tests_name("chan", tests, NULL, NULL);
 }

@@ -3,9 +3,12 @@
  * guest (overlapping at the migration); between its messages come garbage lines, cut copies of
  * messages, oversized lines, NULs and firmware noise before the prefix; everything arrives in
  * random chunks, the two streams interleaved. Nothing may crash, and every intact message must come
- * out of the merger exactly once, in order, with its text: nothing lost, nothing invented.
+ * out of the merger exactly once, in order, with its text: nothing lost, nothing invented. Some
+ * messages are longer than a line and go out in parts (kernel/msgsplit.c), which the reassembler
+ * (tools/guest/guestparts.c) must put back whole, a migration falling anywhere among them.
  * Then single lines, mutated: the parser either returns a message (an object with a string type)
- * or a clear error.
+ * or a clear error. Then part streams broken at random (lines lost, moved, garbled, the stream cut):
+ * every part fed comes back, whole or with an error, and no message comes back other than sent.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +23,8 @@
 
 #include "fuzz.h"
 #include "guestlog.h"
+#include "guestparts.h"
+#include "msgsplit.h"
 
 #define NMSG 40
 #define STREAM_MAX (1 << 20)
@@ -64,17 +69,55 @@ static void put(struct stream *s, const void *p, size_t n)
     s->len += n;
 }
 
-static void message_text(unsigned seq, char *out, size_t cap)
+#define LONG_MAX_TEXT 9000 /* a long message: up to 3 parts */
+
+static void message_text(unsigned n, char *out, size_t cap)
 {
-    snprintf(out, cap, "{\"type\":\"progress\",\"n\":%u,\"s\":\"m%u\\u0041\",\"a\":[1,{\"b\":null}]}", seq,
-             seq * 7);
+    snprintf(out, cap, "{\"type\":\"progress\",\"n\":%u,\"s\":\"m%u\\u0041\",\"a\":[1,{\"b\":null}]}", n,
+             n * 7);
+}
+
+/* The guest's output of one iteration: NMSG messages, some long (in parts), as numbered lines. */
+struct guest_out {
+    char text[NMSG + 1][LONG_MAX_TEXT + 64];  /* message n's JSON */
+    char *line[NMSG * 8 + 1];                 /* line seq's text, "VQH1 <seq> ..." without '\n' */
+    unsigned nlines;
+};
+
+/* long_ones: some messages are longer than a line (they cost time: not in every iteration) */
+static void guest_out_make(struct fuzz *f, struct guest_out *g, bool long_ones)
+{
+    for (unsigned i = 1; i <= g->nlines; i++)
+        free(g->line[i]);
+    g->nlines = 0;
+    for (unsigned n = 1; n <= NMSG; n++) {
+        if (!long_ones || fuzz_below(f, 8)) {
+            message_text(n, g->text[n], sizeof(g->text[n]));
+        } else {
+            size_t len = 3000 + fuzz_below(f, LONG_MAX_TEXT - 3000), o;
+            o = (size_t)snprintf(g->text[n], sizeof(g->text[n]), "{\"type\":\"summary\",\"n\":%u,\"pad\":\"", n);
+            while (o < len) /* letters, and escaped quotes and backslashes that double in a part */
+                o += (size_t)snprintf(g->text[n] + o, sizeof(g->text[n]) - o, "%s",
+                                      fuzz_below(f, 8) ? "abc" : fuzz_below(f, 2) ? "\\\"" : "\\\\");
+            snprintf(g->text[n] + o, sizeof(g->text[n]) - o, "\"}");
+        }
+        struct msg_split sp;
+        char buf[WIRE_LINE_MAX + 1];
+        size_t len;
+        msg_split_text(&sp, strstr(g->text[n], "summary") ? "summary" : "progress", g->text[n],
+                       strlen(g->text[n]), NULL, 0);
+        while ((len = msg_split_next(&sp, g->nlines + 1, buf, sizeof(buf))) > 0) {
+            assert_true(g->nlines + 1 < sizeof(g->line) / sizeof(g->line[0]));
+            buf[len - 1] = '\0';
+            g->line[++g->nlines] = strdup(buf);
+        }
+    }
 }
 
 /* Garbage before a message: whole lines, never a valid message, never "VQH1 " + valid. */
-static void garbage(struct fuzz *f, struct stream *s, unsigned seq)
+static void garbage(struct fuzz *f, struct stream *s, const struct guest_out *g, unsigned seq)
 {
     uint8_t junk[9000];
-    char text[256], line[300];
     size_t n;
     switch (fuzz_below(f, 6)) {
     case 0: /* random bytes, NULs included */
@@ -87,13 +130,10 @@ static void garbage(struct fuzz *f, struct stream *s, unsigned seq)
         put(s, junk, n);
         put(s, "\n", 1);
         break;
-    case 1: { /* a message cut short (its JSON incomplete) */
-        message_text(seq, text, sizeof(text));
-        int len = snprintf(line, sizeof(line), "VQH1 %u %s", seq, text);
-        put(s, line, fuzz_below(f, (size_t)len - 1));
+    case 1: /* a message cut short (its JSON incomplete) */
+        put(s, g->line[seq], fuzz_below(f, strlen(g->line[seq]) - 1));
         put(s, "\n", 1);
         break;
-    }
     case 2: /* oversized */
         n = 4000 + fuzz_below(f, 5000);
         memset(junk, 'x', n);
@@ -103,9 +143,8 @@ static void garbage(struct fuzz *f, struct stream *s, unsigned seq)
         put(s, "\n", 1);
         break;
     case 3: { /* a mutated message: bad JSON, or a different text: then under a seq never used */
-        message_text(seq, text, sizeof(text));
-        n = (size_t)snprintf((char *)junk, sizeof(junk), "VQH1 %u %s", seq, text);
-        n = fuzz_mutate(f, junk, n, 600, (const char *const[]){ "VQH1 ", "\"type\"", "{", "}", NULL });
+        n = (size_t)snprintf((char *)junk, sizeof(junk), "%s", g->line[seq]);
+        n = fuzz_mutate(f, junk, n, WIRE_LINE_MAX - 1, (const char *const[]){ "VQH1 ", "\"type\"", "{", "}", NULL });
         for (size_t i = 0; i < n; i++)
             if (junk[i] == '\n')
                 junk[i] = ' ';
@@ -129,15 +168,14 @@ static void garbage(struct fuzz *f, struct stream *s, unsigned seq)
     }
 }
 
-static void build(struct fuzz *f, struct stream *s, unsigned from, unsigned to)
+static void build(struct fuzz *f, struct stream *s, const struct guest_out *g, unsigned from, unsigned to)
 {
-    char text[256], line[320];
     for (unsigned seq = from; seq <= to; seq++) {
         if (fuzz_below(f, 2))
-            garbage(f, s, seq);
-        message_text(seq, text, sizeof(text));
-        int n = snprintf(line, sizeof(line), "VQH1 %u %s%s", seq, text, fuzz_below(f, 2) ? "\r\n" : "\n");
-        put(s, line, (size_t)n);
+            garbage(f, s, g, seq);
+        put(s, g->line[seq], strlen(g->line[seq]));
+        bool crlf = fuzz_below(f, 2);
+        put(s, crlf ? "\r\n" : "\n", crlf ? 2 : 1);
     }
     if (fuzz_below(f, 2)) /* the stream ends mid-line */
         put(s, "VQH1 77", 7);
@@ -160,15 +198,19 @@ static void test_streams_lose_nothing(void **state)
     struct guestlog_asm *a1 = malloc(sizeof(*a1)), *a2 = malloc(sizeof(*a2));
     assert_non_null(s1.buf);
     assert_non_null(s2.buf);
-    unsigned long bad = 0, dups = 0;
+    unsigned long bad = 0, dups = 0, long_msgs = 0;
+    static struct guest_out g;
     for (int iter = 0; iter < 2000; iter++) {
         struct guestlog_merge *m = guestlog_merge_new(1);
+        struct guestparts *gp = guestparts_new();
         struct sink k1 = { m, "vm1", 0, 0 }, k2 = { m, "vm2", 0, 0 };
-        /* vm1 carries 1..hi, vm2 lo..NMSG: they overlap around the migration */
-        unsigned hi = 1 + (unsigned)fuzz_below(&f, NMSG), lo = 1 + (unsigned)fuzz_below(&f, hi + 1);
+        guest_out_make(&f, &g, iter % 4 == 0);
+        /* vm1 carries lines 1..hi, vm2 lo..the last: they overlap around the migration, which
+         * may fall between the parts of a message */
+        unsigned hi = 1 + (unsigned)fuzz_below(&f, g.nlines), lo = 1 + (unsigned)fuzz_below(&f, hi + 1);
         s1.len = s1.pos = s2.len = s2.pos = 0;
-        build(&f, &s1, 1, hi);
-        build(&f, &s2, lo, NMSG);
+        build(&f, &s1, &g, 1, hi);
+        build(&f, &s2, &g, lo, g.nlines);
         guestlog_asm_init(a1);
         guestlog_asm_init(a2);
         guestlog_merge_open(m, "vm1");
@@ -183,17 +225,27 @@ static void test_streams_lose_nothing(void **state)
         guestlog_asm_finish(a2, sink_line, &k2);
         guestlog_merge_close(m, "vm1");
         guestlog_merge_close(m, "vm2");
-        unsigned next = 1;
+        unsigned next = 1, next_seq = 1;
         struct guestlog_event ev;
+        struct guestparts_out o;
         while (guestlog_merge_next(m, &ev)) {
             if (ev.kind == GUESTLOG_EV_MSG) {
-                char want[256];
-                message_text(next, want, sizeof(want));
-                if (ev.msg->seq != next || strcmp(ev.msg->text, want))
-                    fail_msg("seed 0x%llx iteration %d: got seq %llu '%s', expected %u '%s'",
-                             (unsigned long long)fuzz_seed(), iter, (unsigned long long)ev.msg->seq,
-                             ev.msg->text, next, want);
-                next++;
+                guestparts_add(gp, ev.msg);
+                ev.msg = NULL;
+                if (next_seq == g.nlines) /* the last line is in: the stream ends */
+                    guestparts_end(gp);
+                next_seq++;
+                while (guestparts_next(gp, &o)) {
+                    if (o.kind != GUESTPARTS_WHOLE)
+                        fail_msg("seed 0x%llx iteration %d: %s", (unsigned long long)fuzz_seed(), iter, o.detail);
+                    if (next > NMSG || strcmp(o.msg->text, g.text[next]))
+                        fail_msg("seed 0x%llx iteration %d: got seq %llu '%.200s', expected message %u '%.200s'",
+                                 (unsigned long long)fuzz_seed(), iter, (unsigned long long)o.msg->seq,
+                                 o.msg->text, next, next <= NMSG ? g.text[next] : "");
+                    long_msgs += o.msg->parts > 0;
+                    next++;
+                    guestparts_out_clear(&o);
+                }
             } else if (ev.kind == GUESTLOG_EV_DUP) {
                 dups++;
             } else {
@@ -206,11 +258,15 @@ static void test_streams_lose_nothing(void **state)
             fail_msg("seed 0x%llx iteration %d: %u of %d messages came out", (unsigned long long)fuzz_seed(), iter,
                      next - 1, NMSG);
         guestlog_merge_free(m);
+        guestparts_free(gp);
         bad += k1.bad + k2.bad;
     }
-    /* the fuzz reached what it is for: bad lines and overlapping sources */
+    for (unsigned i = 1; i <= g.nlines; i++)
+        free(g.line[i]);
+    /* the fuzz reached what it is for: bad lines, overlapping sources, messages in parts */
     assert_true(bad > 1000);
     assert_true(dups > 1000);
+    assert_true(long_msgs > 1000);
     free(s1.buf);
     free(s2.buf);
     free(a1);
@@ -266,11 +322,99 @@ static void test_lines_parse_or_say_why(void **state)
     assert_true(kinds[GUESTLOG_MSG] > 1000 && kinds[GUESTLOG_BAD] > 1000 && kinds[GUESTLOG_NOISE] > 100);
 }
 
+/* Part streams broken at random: every line fed comes back once (whole or with an error), no
+ * reassembled message differs from one sent, and an unbroken stream gives every message whole. */
+static void test_broken_parts_lose_nothing(void **state)
+{
+    (void)state;
+    struct fuzz f = { fuzz_seed() ^ 2 };
+    static struct guest_out g;
+    static char *lines[NMSG * 8 + 2];
+    unsigned long kinds[3] = { 0 };
+    for (int iter = 0; iter < 600; iter++) {
+        guest_out_make(&f, &g, true);
+        unsigned n = g.nlines, ops = (unsigned)fuzz_below(&f, 4);
+        for (unsigned i = 0; i < n; i++)
+            lines[i] = strdup(g.line[i + 1]);
+        for (unsigned k = 0; k < ops && n > 1; k++) {
+            unsigned a = (unsigned)fuzz_below(&f, n), b = (unsigned)fuzz_below(&f, n);
+            char *t;
+            switch (fuzz_below(&f, 4)) {
+            case 0: /* a line lost */
+                free(lines[a]);
+                memmove(lines + a, lines + a + 1, (n - a - 1) * sizeof(*lines));
+                n--;
+                break;
+            case 1: /* a line moved elsewhere */
+                t = lines[a];
+                memmove(lines + a, lines + a + 1, (n - a - 1) * sizeof(*lines));
+                memmove(lines + b + 1, lines + b, (n - 1 - b) * sizeof(*lines));
+                lines[b] = t;
+                break;
+            case 2: { /* a byte of a line changed (the line may no longer parse) */
+                size_t len = strlen(lines[a]);
+                lines[a][strlen(WIRE_PREFIX) + fuzz_below(&f, len - strlen(WIRE_PREFIX))] = (char)fuzz_byte(&f);
+                break;
+            }
+            default: /* the stream cut short */
+                while (n > a + 1)
+                    free(lines[--n]);
+                break;
+            }
+        }
+        struct guestparts *p = guestparts_new();
+        unsigned fed = 0, back = 0, whole = 0;
+        for (unsigned i = 0; i <= n; i++) {
+            if (i < n) {
+                struct guestlog_line l = { lines[i], strlen(lines[i]), false };
+                struct guestlog_msg *m = NULL;
+                struct vqh_err err;
+                if (guestlog_parse_line(&l, "vm1", &m, &err) == GUESTLOG_MSG) {
+                    fed++;
+                    guestparts_add(p, m);
+                }
+                free(lines[i]);
+            } else {
+                guestparts_end(p);
+            }
+            struct guestparts_out o;
+            while (guestparts_next(p, &o)) {
+                kinds[o.kind]++;
+                if (o.kind == GUESTPARTS_WHOLE) {
+                    back += o.msg->parts ? o.msg->parts : 1;
+                    whole++;
+                    bool sent = false;
+                    for (unsigned k = 1; k <= NMSG && !sent; k++)
+                        sent = !strcmp(o.msg->text, g.text[k]);
+                    if (o.msg->parts && !sent)
+                        fail_msg("seed 0x%llx iteration %d: a message never sent came out of %u parts: %.200s",
+                                 (unsigned long long)fuzz_seed(), iter, o.msg->parts, o.msg->text);
+                } else {
+                    assert_true(o.detail[0] != '\0');
+                    back += (unsigned)o.nparts;
+                }
+                guestparts_out_clear(&o);
+            }
+        }
+        if (back != fed)
+            fail_msg("seed 0x%llx iteration %d: %u lines fed, %u came back", (unsigned long long)fuzz_seed(), iter,
+                     fed, back);
+        if (ops == 0 && whole != NMSG)
+            fail_msg("seed 0x%llx iteration %d: an unbroken stream gave %u of %d messages",
+                     (unsigned long long)fuzz_seed(), iter, whole, NMSG);
+        guestparts_free(p);
+    }
+    for (unsigned i = 1; i <= g.nlines; i++)
+        free(g.line[i]);
+    assert_true(kinds[GUESTPARTS_BROKEN] > 150 && kinds[GUESTPARTS_DROPPED] > 50);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_streams_lose_nothing),
         cmocka_unit_test(test_lines_parse_or_say_why),
+        cmocka_unit_test(test_broken_parts_lose_nothing),
     };
     return cmocka_run_group_tests_name("fuzz_guestlog", tests, NULL, NULL);
 }

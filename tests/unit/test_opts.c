@@ -98,6 +98,10 @@ static void test_validate_catches_combinations(void **state)
     assert_int_equal(parse(&o, "migrate", b, &err), 0);
     assert_false(opts_validate(&o, &err));
     assert_non_null(strstr(err.msg, "cannot be combined"));
+    const char *rf[] = { "--boot", "pvh", "--kernel", "/etc/hostname", "--inject", "refuse-features", NULL };
+    assert_int_equal(parse(&o, "migrate", rf, &err), 0);
+    assert_false(opts_validate(&o, &err));
+    assert_non_null(strstr(err.msg, "--inject refuse-features shows only at a reset: add --reset-every N"));
     /* --guest-config goes through the guest's parser before anything boots */
     const char *g[] = { "--boot", "pvh", "--kernel", "/etc/hostname", "--guest-config", "rate=5;bogus=1", NULL };
     assert_int_equal(parse(&o, "migrate", g, &err), 0);

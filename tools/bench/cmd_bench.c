@@ -94,14 +94,17 @@ static bool bench_hwm_kib(pid_t pid, uint64_t *out, struct vqh_err *err)
  * ("<seq> <source> <json>" lines, flushed after every pump). */
 static bool bench_saw_first_verified(FILE *f)
 {
-    char line[8192];
+    static char *line; /* a message sent in parts is one long line: no fixed buffer */
+    static size_t cap;
     for (;;) {
         long at = ftell(f);
-        if (!fgets(line, sizeof(line), f)) {
+        ssize_t n = getline(&line, &cap, f);
+        if (n <= 0) {
             clearerr(f);
             return false;
         }
-        if (!strchr(line, '\n')) { /* the rest is not written yet */
+        if (line[n - 1] != '\n') { /* the rest is not written yet */
+            clearerr(f);
             fseek(f, at, SEEK_SET);
             return false;
         }

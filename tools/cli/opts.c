@@ -210,7 +210,7 @@ static const char *const cache_words[] = { "none", "writeback", "writethrough", 
 static const char *const mode_words[] = { "irq", "poll", NULL };
 static const char *const verify_words[] = { "full", "sample", "none", NULL };
 static const char *const hop_mix_words[] = { "rotate", "random", NULL };
-static const char *const inject_words[] = { "abort-src", "stop-dst", "overwrite-block", "ram-diff", "stop-guest", "nbd-zero", "none", NULL };
+static const char *const inject_words[] = { "abort-src", "stop-dst", "overwrite-block", "ram-diff", "stop-guest", "nbd-zero", "refuse-features", "none", NULL };
 
 static bool opts_one(struct vqh_opts *o, int c, const char *arg, struct vqh_err *err)
 {
@@ -486,6 +486,10 @@ bool opts_validate(struct vqh_opts *o, struct vqh_err *err)
         return false;
     if (o->inject[0] && strcmp(o->inject, "none") && !o->inject_hop)
         o->inject_hop = 1;
+    if (!strcmp(o->inject, "refuse-features") && !o->reset_every) {
+        vqh_err_set(err, "--inject refuse-features shows only at a reset: add --reset-every N");
+        return false;
+    }
     if (!hop_action_validate(o, err))
         return false;
     if (!hotplug_validate(o, err))

@@ -83,12 +83,15 @@ void opts_usage(FILE *f, const char *command)
         "  --json FILE  --junit FILE  --qmp-log FILE\n"
         "  --quiet  --verbose\n"
         "Test hooks (to prove the detectors):\n"
-        "  --inject abort-src|stop-dst|overwrite-block[=PATTERN]|ram-diff|stop-guest|nbd-zero  --inject-hop N\n"
+        "  --inject abort-src|stop-dst|overwrite-block[=PATTERN]|ram-diff|stop-guest|nbd-zero|\n"
+        "           refuse-features  --inject-hop N\n"
         "                         (PATTERN: flip (default), random, zeroes, other-lba, old-gen,\n"
         "                         other-disk (needs two --disk): each a different data class)\n"
         "                         (ram-diff: with --check-ram, one byte of the destination's RAM dump\n"
         "                         is flipped before the comparison; nbd-zero: the NBD server is\n"
-        "                         restarted on zeroed images, so data is really lost)\n\n"
+        "                         restarted on zeroed images, so data is really lost; refuse-features:\n"
+        "                         the destination's disks demand VIRTIO_F_ACCESS_PLATFORM, so they\n"
+        "                         refuse FEATURES_OK at the guest's next reset, --reset-every)\n\n"
         "Exit status: 0 PASS, 1 FAIL (a problem in QEMU or the data), 2 ERROR (setup, flags).\n");
 }
 

@@ -12,7 +12,8 @@
 struct chan *chan_new(const char *merged_path, bool verbose, struct vqh_err *err)
 {
     struct chan *c = calloc(1, sizeof(*c));
-    if (!c || !(c->merge = guestlog_merge_new(1)) || !(c->error_list = json_array())) {
+    if (!c || !(c->merge = guestlog_merge_new(1)) || !(c->parts = guestparts_new()) ||
+        !(c->error_list = json_array())) {
         vqh_err_set(err, "out of memory");
         chan_free(c);
         return NULL;
@@ -34,6 +35,7 @@ void chan_free(struct chan *c)
         return;
     if (c->merge)
         guestlog_merge_free(c->merge);
+    guestparts_free(c->parts);
     if (c->merged)
         fclose(c->merged);
     json_decref(c->hello);
@@ -56,7 +58,7 @@ static void chan_keep(json_t **slot, json_t *obj)
 static void chan_take(struct chan *c, struct guestlog_msg *m)
 {
     const char *t = m->type;
-    c->last_seq = m->seq;
+    c->last_seq = m->seq_last;
     fprintf(c->merged, "%llu %s %s\n", (unsigned long long)m->seq, m->source, m->text);
     if (c->verbose && strcmp(t, "progress"))
         fprintf(stderr, "guest[%s] %s\n", m->source, m->text);
@@ -84,12 +86,43 @@ static void chan_take(struct chan *c, struct guestlog_msg *m)
     }
 }
 
+/* Whole messages out of the reassembler; a message given up is an anomaly, its parts go to the
+ * merged log as they came, and a lost error report still counts as an error. */
+static void chan_drain_parts(struct chan *c)
+{
+    struct guestparts_out o;
+    while (guestparts_next(c->parts, &o)) {
+        if (o.kind == GUESTPARTS_WHOLE) {
+            chan_take(c, o.msg);
+        } else {
+            if (o.kind == GUESTPARTS_BROKEN) {
+                c->broken_msgs++;
+                if (!c->anomalies++)
+                    snprintf(c->first_anomaly, sizeof(c->first_anomaly), "%s", o.detail);
+                if (!strcmp(o.of, WIRE_MSG_ERROR) || !strcmp(o.of, WIRE_MSG_BROKEN) ||
+                    !strcmp(o.of, WIRE_MSG_PANIC) || !strcmp(o.of, WIRE_MSG_CONFIG_ERROR))
+                    c->errors++;
+                fprintf(stderr, "vqhammer: %s\n", o.detail);
+            }
+            fprintf(c->merged, "# %s\n", o.detail);
+            for (size_t i = 0; i < o.nparts; i++) {
+                struct guestlog_msg *m = o.parts[i];
+                c->last_seq = m->seq;
+                fprintf(c->merged, "%llu %s %s\n", (unsigned long long)m->seq, m->source, m->text);
+            }
+        }
+        guestparts_out_clear(&o);
+    }
+}
+
 static void chan_drain_merge(struct chan *c)
 {
     struct guestlog_event ev;
     while (guestlog_merge_next(c->merge, &ev)) {
         if (ev.kind == GUESTLOG_EV_MSG) {
-            chan_take(c, ev.msg);
+            guestparts_add(c->parts, ev.msg);
+            ev.msg = NULL; /* the reassembler owns it now */
+            chan_drain_parts(c);
         } else if (ev.kind != GUESTLOG_EV_DUP) {
             /* A duplicate with the same text is the normal overlap of two QEMUs' output around
              * a migration; a gap or a conflict is not. */
@@ -163,6 +196,10 @@ void chan_detach(struct chan *c, struct vm *v)
         guestlog_merge_close(c->merge, v->label);
         c->vms[i] = c->vms[--c->nvms];
         chan_drain_merge(c);
+        if (!c->nvms) { /* nothing more can come: a message still missing parts never ends */
+            guestparts_end(c->parts);
+            chan_drain_parts(c);
+        }
         return;
     }
 }

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "err.h"
+#include "guestparts.h"
 #include "vm.h"
 
 #define CHAN_MAX_VMS 4
@@ -19,6 +20,7 @@ struct chan {
     struct vm *vms[CHAN_MAX_VMS];
     int nvms;
     struct guestlog_merge *merge;
+    struct guestparts *parts;   /* multi-part messages put back together after the merge */
     FILE *merged;               /* serial-merged.log: "<seq> <source> <json>" in seq order */
     bool verbose;
     /* what the guest said */
@@ -37,6 +39,7 @@ struct chan {
     uint64_t anomalies;         /* gaps, conflicts, late lines in the merged stream */
     char first_anomaly[256];
     uint64_t bad_lines;
+    uint64_t broken_msgs;       /* multi-part messages given up (also counted in anomalies) */
 };
 
 struct chan *chan_new(const char *merged_path, bool verbose, struct vqh_err *err);

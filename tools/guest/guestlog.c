@@ -105,6 +105,10 @@ static enum guestlog_parse guestlog_bad(struct vqh_err *err, const struct guestl
     return GUESTLOG_BAD;
 }
 
+static enum guestlog_parse guestlog_parse_obj(const struct guestlog_line *line, const char *json,
+                                              const char *end, uint64_t seq, const char *source,
+                                              struct guestlog_msg **out, struct vqh_err *err);
+
 static struct guestlog_msg *guestlog_msg_new(uint64_t seq, const char *source, json_t *obj,
                                              const char *text, size_t len)
 {
@@ -115,7 +119,7 @@ static struct guestlog_msg *guestlog_msg_new(uint64_t seq, const char *source, j
         json_decref(obj);
         return NULL;
     }
-    m->seq = seq;
+    m->seq = m->seq_last = seq;
     snprintf(m->source, sizeof(m->source), "%s", source);
     m->obj = obj;
     m->type = json_string_value(json_object_get(obj, "type"));
@@ -128,11 +132,8 @@ enum guestlog_parse guestlog_parse_line(const struct guestlog_line *line, const 
     const size_t plen = strlen(WIRE_PREFIX);
     const char *p = memmem(line->text, line->len, WIRE_PREFIX, plen);
     const char *end = line->text + line->len;
-    const char *json, *digits;
-    json_error_t jerr;
-    json_t *obj, *type;
+    const char *digits;
     uint64_t seq = 0;
-    char what[300];
 
     *out = NULL;
     if (!p)
@@ -151,7 +152,28 @@ enum guestlog_parse guestlog_parse_line(const struct guestlog_line *line, const 
         return guestlog_bad(err, line, "expected a space after the sequence number");
     if (seq == 0)
         return guestlog_bad(err, line, "sequence number 0 (they start at 1)");
-    json = p + 1;
+    return guestlog_parse_obj(line, p + 1, end, seq, source, out, err);
+}
+
+enum guestlog_parse guestlog_parse_json(const char *json, size_t len, uint64_t seq,
+                                        const char *source, struct guestlog_msg **out,
+                                        struct vqh_err *err)
+{
+    struct guestlog_line whole = { json, len, false };
+
+    *out = NULL;
+    return guestlog_parse_obj(&whole, json, json + len, seq, source, out, err);
+}
+
+/* The JSON object of a message, json..end of line (for errors), with the checks every one gets. */
+static enum guestlog_parse guestlog_parse_obj(const struct guestlog_line *line, const char *json,
+                                              const char *end, uint64_t seq, const char *source,
+                                              struct guestlog_msg **out, struct vqh_err *err)
+{
+    json_error_t jerr;
+    json_t *obj, *type;
+    char what[300];
+
     /* The guest escapes everything else, so any other byte means a corrupted line. */
     for (const char *c = json; c < end; c++) {
         if ((unsigned char)*c >= 0x7f || ((unsigned char)*c < 0x20 && *c != '\t')) {

@@ -63,7 +63,9 @@ void guestlog_asm_handoff(struct guestlog_asm *from, struct guestlog_asm *to);
 /* ---- parsing ------------------------------------------------------------------------------- */
 
 struct guestlog_msg {
-    uint64_t seq;
+    uint64_t seq;       /* a message sent in parts (guestparts.h): the seq of its first part */
+    uint64_t seq_last;  /* ... and of its last (seq otherwise) */
+    unsigned parts;     /* how many parts it came in (0: one line) */
     char source[GUESTLOG_SOURCE_MAX];
     json_t *obj;      /* the JSON object (owned) */
     const char *type; /* its "type" member */
@@ -82,6 +84,11 @@ enum guestlog_parse {
  */
 enum guestlog_parse guestlog_parse_line(const struct guestlog_line *line, const char *source,
                                         struct guestlog_msg **out, struct vqh_err *err);
+
+/* The same checks for the JSON text of a whole message (the parts of one, reassembled). */
+enum guestlog_parse guestlog_parse_json(const char *json, size_t len, uint64_t seq,
+                                        const char *source, struct guestlog_msg **out,
+                                        struct vqh_err *err);
 
 void guestlog_msg_free(struct guestlog_msg *m);
 

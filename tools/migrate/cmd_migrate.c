@@ -265,6 +265,7 @@ static bool loop_hop(struct session *s, int index, uint64_t *rng)
     int gap = o->min_gap_ms + (int)(prng_splitmix64(rng) % (uint64_t)(o->max_gap_ms - o->min_gap_ms + 1));
     int took_ms = 0;
     struct vm *src = s->vm, *dst;
+    s->dst_refuse_features = !strcmp(s->o->inject, "refuse-features") && s->o->inject_hop == index;
     if (h->action) {
         /* A hop action prepares the source (and the destination's disk) before the destination
          * exists, and may want it started with -S: no pre-start for it. */

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define HOP_MAX_QUEUES 64
+#define HOP_MAX_QUEUES 512 /* every queue of every data disk: OPTS_MAX_DISKS (8) x VBLK_MAX_QUEUES (64) */
 #define HOP_TEXT_MAX 512
 
 enum hop_kind {

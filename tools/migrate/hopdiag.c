@@ -37,8 +37,12 @@ static void hopdiag_last_msgs(struct session *s, FILE *f)
         fprintf(f, "  (no serial-merged.log)\n");
         return;
     }
-    while (fgets(ring[n % HOPDIAG_LAST_MSGS], sizeof(ring[0]), in))
-        n++;
+    /* one entry per message, cut: a message sent in parts is one long line there */
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, in) >= 0)
+        snprintf(ring[n++ % HOPDIAG_LAST_MSGS], sizeof(ring[0]), "%s", line);
+    free(line);
     fclose(in);
     for (int i = n > HOPDIAG_LAST_MSGS ? n - HOPDIAG_LAST_MSGS : 0; i < n; i++)
         fprintf(f, "  | %s%s", ring[i % HOPDIAG_LAST_MSGS], strchr(ring[i % HOPDIAG_LAST_MSGS], '\n') ? "" : "\n");

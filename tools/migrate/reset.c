@@ -32,7 +32,7 @@ bool reset_data_disks(struct session *s, struct vm *v, int hop, struct vqh_err *
         json_int_t after = json_integer_value(json_object_get(disk, "status_after"));
         if (!json_is_true(json_object_get(disk, "ok")) || !(after & STATUS_DRIVER_OK) || (after & STATUS_BAD)) {
             const char *why = json_string_value(json_object_get(disk, "error"));
-            vqh_err_set(err, "hop %d: the guest's reset of disk %s failed: status after 0x%llx%s%s", hop,
+            vqh_err_set(err, "hop %d: the guest's reset of disk %s failed (" WIRE_ERR_RESET "): status after 0x%llx%s%s", hop,
                         json_string_value(json_object_get(disk, "serial")), (long long)after,
                         why ? ": " : "", why ? why : "");
             json_decref(reply);

@@ -105,9 +105,16 @@ bool qemu_cmd_build(struct qemu_cmd *c, const struct vqh_opts *o, const struct q
             qemu_cmd_free(c);
             return false;
         }
-        char props[96];
-        /* A disk hot-plugged into spare slot K sits on that port's bus on every later QEMU too. */
-        hotplug_device_props(o, in->disk_ports ? in->disk_ports[i] : 0, props, sizeof(props));
+        /* A disk hot-plugged into spare slot K sits on that port's bus on every later QEMU too.
+         * --inject refuse-features: every data disk is modern-only (iommu_platform needs it, and
+         * both ends must match to migrate); the injected destination's also offers and demands
+         * VIRTIO_F_ACCESS_PLATFORM, so QEMU refuses FEATURES_OK from a driver that negotiated
+         * without it (virtio_validate_features): a real refusal at the guest's next reset. */
+        char base[96], props[160];
+        bool refuse = !strcmp(o->inject, "refuse-features");
+        hotplug_device_props(o, in->disk_ports ? in->disk_ports[i] : 0, base, sizeof(base));
+        snprintf(props, sizeof(props), "%s%s%s", base, refuse ? ",disable-legacy=on" : "",
+                 refuse && in->refuse_features ? ",iommu_platform=on" : "");
         blockgraph_device(c, o, i, serial, props);
     }
     if (in->paused)

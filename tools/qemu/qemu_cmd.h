@@ -30,6 +30,8 @@ struct qemu_inst {
     bool incoming;            /* -incoming defer */
     bool paused;              /* -S: stay paused after the incoming migration (--check-ram) */
     const char *accel;        /* "kvm" or "tcg" */
+    bool refuse_features;     /* --inject refuse-features: this QEMU's data disks demand
+                                 VIRTIO_F_ACCESS_PLATFORM */
 };
 
 bool qemu_cmd_build(struct qemu_cmd *c, const struct vqh_opts *o, const struct qemu_inst *in,

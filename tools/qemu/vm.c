@@ -155,6 +155,7 @@ struct vm *vm_start(const struct vm_launch *l, const char *label, bool incoming,
         .qmp_sock = v->qmp_path, .serial_sock = v->serial_path, .vars = v->vars,
         .config_file = l->config_file, .disks = l->disks, .ndisks = l->ndisks, .disk_ports = l->disk_ports,
         .incoming = incoming, .paused = incoming && (l->opts->check_ram || l->paused), .accel = l->accel,
+        .refuse_features = l->refuse_features,
     };
     /* Cross-version runs: the first source uses --qemu, every later QEMU alternates. */
     if (!qemu_cmd_build(&cmd, l->opts, &in, err))

@@ -44,6 +44,7 @@ struct vm_launch {
     const int *disk_ports;    /* qemu_inst's: spare slot of each disk (hot-plugged), NULL none */
     FILE *qmp_log;
     bool paused;              /* incoming: -S, resumed by whoever migrates to it */
+    bool refuse_features;     /* data disks demand VIRTIO_F_ACCESS_PLATFORM (--inject) */
 };
 
 /* Start QEMU, take its serial connection and open QMP (all within boot timeouts). */

@@ -34,7 +34,7 @@ static bool accel_kvm_device(char *why, size_t cap)
     return true;
 }
 
-/* The probe guest's serial output (a file) holds its hello message. */
+/* The probe guest's serial output (a file) holds its hello message (or its part 0, wire.h). */
 static bool accel_probe_said_hello(const char *path)
 {
     char buf[4096];
@@ -43,7 +43,7 @@ static bool accel_probe_said_hello(const char *path)
     if (f)
         fclose(f);
     buf[n] = 0;
-    return strstr(buf, "\"type\":\"" WIRE_MSG_HELLO "\"") != NULL;
+    return strstr(buf, "\"type\":\"" WIRE_MSG_HELLO "\"") || strstr(buf, "\"of\":\"" WIRE_MSG_HELLO "\"");
 }
 
 static bool accel_probe_boot(const struct vqh_opts *o, struct rundir *rd, char *why, size_t cap)

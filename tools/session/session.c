@@ -212,7 +212,7 @@ struct vm *session_start_vm(struct session *s, bool incoming, struct vqh_err *er
     struct vm_launch l = {
         .opts = s->o, .rd = s->rd, .accel = s->accel, .config_file = s->config_path,
         .disks = s->disk_ptrs, .ndisks = s->ndisks, .disk_ports = s->disk_port, .qmp_log = s->qmp_log,
-        .paused = s->dst_paused,
+        .paused = s->dst_paused, .refuse_features = incoming && s->dst_refuse_features,
     };
     snprintf(label, sizeof(label), "vm%d", ++s->vm_count);
     struct vm *v = vm_start(&l, label, incoming, err);

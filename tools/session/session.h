@@ -40,6 +40,7 @@ struct session {
     int hot_plugged;              /* disks in spare slots now */
     int hot_plugs, hot_unplugs;   /* done in this run */
     bool hot_emptying;            /* the slots were full: unplug until they are empty */
+    bool dst_refuse_features;     /* the next incoming QEMU's disks demand ACCESS_PLATFORM (--inject) */
 };
 
 /* Defaults, flags and their checks for `vqhammer <command>`: -1 to go on, otherwise the exit status

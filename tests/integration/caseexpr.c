@@ -514,10 +514,11 @@ static struct cx_node *cx_or(struct cx_parser *ps)
     return l;
 }
 
-struct cx_node *cx_parse(const char *text, const struct cx_let *lets, size_t nlets, char *err, size_t errlen)
+static struct cx_node *cx_parse_as(const char *text, const struct cx_let *lets, size_t nlets, char *err,
+                                    size_t errlen, bool value)
 {
     struct cx_parser ps = { .s = text, .p = text, .lets = lets, .nlets = nlets, .err = err, .errlen = errlen };
-    struct cx_node *n = cx_or(&ps);
+    struct cx_node *n = value ? cx_sum(&ps) : cx_or(&ps);
     cx_skip(&ps);
     if (!ps.failed && *ps.p)
         cx_perr(&ps, "unexpected '%.20s'", ps.p);
@@ -526,6 +527,16 @@ struct cx_node *cx_parse(const char *text, const struct cx_let *lets, size_t nle
         return NULL;
     }
     return n;
+}
+
+struct cx_node *cx_parse(const char *text, const struct cx_let *lets, size_t nlets, char *err, size_t errlen)
+{
+    return cx_parse_as(text, lets, nlets, err, errlen, false);
+}
+
+struct cx_node *cx_parse_value(const char *text, const struct cx_let *lets, size_t nlets, char *err, size_t errlen)
+{
+    return cx_parse_as(text, lets, nlets, err, errlen, true);
 }
 
 void cx_free(struct cx_node *n)

@@ -46,6 +46,8 @@ struct cx_ctx {
  * $variables must be "dir" or one of lets[0..nlets).
  */
 struct cx_node *cx_parse(const char *text, const struct cx_let *lets, size_t nlets, char *err, size_t errlen);
+/* A value, not a condition: what `let NAME = ...` binds. */
+struct cx_node *cx_parse_value(const char *text, const struct cx_let *lets, size_t nlets, char *err, size_t errlen);
 void cx_free(struct cx_node *n);
 /* True when it holds; false with why ("`.hops[3].ok` is false, not == true"). */
 bool cx_check(const struct cx_node *n, const struct cx_ctx *c, char *why, size_t whylen);

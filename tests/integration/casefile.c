@@ -257,7 +257,7 @@ static bool cf_key(struct cf_parser *p, struct vqh_case *c, const char *key, cha
                                                                      strlen(name) || !strcmp(name, "dir"))
             return cf_err(p, "let '%s': a name of lower-case letters, digits and _ (not dir)", name);
         char why[CX_ERR_MAX];
-        struct cx_node *e = cx_parse(v, c->lets, (size_t)c->nlets, why, sizeof(why));
+        struct cx_node *e = cx_parse_value(v, c->lets, (size_t)c->nlets, why, sizeof(why));
         if (!e)
             return cf_err(p, "in let %s: %s", name, why);
         snprintf(c->lets[c->nlets].name, sizeof(c->lets[0].name), "%s", name);

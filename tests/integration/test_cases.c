@@ -16,7 +16,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <ftw.h>
@@ -127,36 +126,6 @@ static const char *case_unmet(const struct vqh_case *c)
 
 /* ---- running ----------------------------------------------------------------------------------- */
 
-/* Nothing started by a case still runs: no process (QEMU, storage daemon, NBD server...) whose
- * command line names the scratch directory. Read /proc directly: no pgrep needed. */
-static bool case_nothing_left(char *who, size_t len)
-{
-    DIR *d = opendir("/proc");
-    struct dirent *e;
-    bool none = true;
-    if (!d)
-        return false;
-    while (none && (e = readdir(d))) {
-        char path[64], buf[8192];
-        if (e->d_name[0] < '1' || e->d_name[0] > '9' || atoi(e->d_name) == getpid())
-            continue;
-        snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
-        FILE *f = fopen(path, "re");
-        if (!f)
-            continue;
-        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-        buf[n] = 0;
-        for (size_t i = 0; i < n && none; i += strlen(buf + i) + 1)
-            if (strstr(buf + i, harness_dir())) {
-                none = false;
-                snprintf(who, len, "pid %s (%s)", e->d_name, buf);
-            }
-    }
-    closedir(d);
-    return none;
-}
-
 static void case_make_files(const struct vqh_case *c)
 {
     for (int i = 0; i < c->nfiles; i++) {
@@ -257,7 +226,7 @@ static void case_run(void **state)
     print_message("[%s] %s %d in %.1f s\n", c->name, c->cmd ? "vqhammer exited" : "QEMU exited", status,
                   case_now() - t0);
     char who[600];
-    if (!case_nothing_left(who, sizeof(who))) {
+    if (!harness_nothing_left(who, sizeof(who))) {
         case_show_output(c);
         fail_msg("%s:%d: [%s] left a process running: %s", c->path, c->line, c->name, who);
     }

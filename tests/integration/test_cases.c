@@ -216,15 +216,17 @@ static void case_run(void **state)
         print_message("[%s] skipped: %s\n", c->name, unmet);
         skip();
     }
-    snprintf(cur.dir, sizeof(cur.dir), "%s/%s", harness_dir(), c->name);
+    /* short: QEMU's unix sockets go under it (at most 107 bytes a path), so not the case's name */
+    static int seq;
+    snprintf(cur.dir, sizeof(cur.dir), "%s/c%d", harness_dir(), ++seq);
     snprintf(cur.out, sizeof(cur.out), "%s/output.txt", cur.dir);
     snprintf(cur.json, sizeof(cur.json), "%s/result.json", cur.dir);
     assert_int_equal(mkdir(cur.dir, 0700), 0);
     case_make_files(c);
     double t0 = case_now();
     int status = c->cmd ? case_run_tool(c) : case_run_boot(c);
-    print_message("[%s] %s %d in %.1f s\n", c->name, c->cmd ? "vqhammer exited" : "QEMU exited", status,
-                  case_now() - t0);
+    print_message("[%s] %s %d in %.1f s (%s)\n", c->name, c->cmd ? "vqhammer exited" : "QEMU exited", status,
+                  case_now() - t0, cur.dir);
     char who[600];
     if (!harness_nothing_left(who, sizeof(who))) {
         case_show_output(c);

@@ -1,6 +1,6 @@
 /*
  * test_casefile.c: the integration tests' case file (tests/integration/casefile.c) and its expect
- * language (caseexpr.c) without QEMU: good files parse into what they say, every bad one is an
+ * language (caseexpr_parse.c, caseexpr_eval.c) without QEMU: good files parse into what they say, every bad one is an
  * error naming file:line, and each assertion form both holds and fails where it must; above all
  * nothing passes vacuously (an empty selection, a missing member).
  */

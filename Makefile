@@ -124,6 +124,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/host/libtools.a $(BUILD)/host/libpure.
 	@mkdir -p $(dir $@)
 	$(Q)$(HCC) $(HCFLAGS) $(HSAN) -Itests -o $@ $^ -lcmocka $(HOST_LIBS)
 
+# The integration tests' case-file parser (tests/integration/cases.cfg) is pure logic: its unit test links it.
+$(BUILD)/tests/test_casefile: tests/integration/casefile.c tests/integration/caseexpr_parse.c tests/integration/caseexpr_eval.c
+
 $(BUILD)/tests/%: tests/integration/%.c $(INTEG_HELPERS) $(BUILD)/host/libtools.a $(BUILD)/host/libpure.a
 	@mkdir -p $(dir $@)
 	$(Q)$(HCC) $(HCFLAGS) $(HSAN) -Itests -Itests/integration -DVQH_TOP='"$(CURDIR)"' -o $@ $^ -lcmocka $(HOST_LIBS)

@@ -294,3 +294,32 @@ bool harness_no_qemu_left(void)
     closedir(d);
     return none;
 }
+
+bool harness_nothing_left(char *who, size_t len)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    bool none = true;
+    if (!d)
+        return false;
+    while (none && (e = readdir(d))) {
+        char path[64], buf[8192];
+        if (e->d_name[0] < '1' || e->d_name[0] > '9' || atoi(e->d_name) == getpid())
+            continue;
+        snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+        FILE *f = fopen(path, "re");
+        if (!f)
+            continue; /* gone meanwhile */
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        for (size_t i = 0; i < n && none; i += strlen(buf + i) + 1) {
+            if (strstr(buf + i, harness_dir())) {
+                none = false;
+                snprintf(who, len, "pid %s (%s)", e->d_name, buf);
+            }
+        }
+    }
+    closedir(d);
+    return none;
+}

@@ -41,6 +41,9 @@ const char *harness_image(const char *name, unsigned long long size);
 int harness_tool(const char *const args[], const char *out_path, int timeout_ms);
 /* True when no QEMU started by the tests is running any more. */
 bool harness_no_qemu_left(void);
+/* True when no process at all (QEMU, storage daemon, NBD server, ...) names the scratch directory
+ * in its command line; else false with who ("pid 123 (qemu-storage-daemon ...)"). */
+bool harness_nothing_left(char *who, size_t len);
 /* Read a whole file (caller frees), NULL if unreadable. */
 char *harness_slurp(const char *path);
 void harness_cleanup(void);

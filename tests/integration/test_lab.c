@@ -3,6 +3,8 @@
  * whose source QEMU is made to crash): verdicts, reruns, the known-issue match, database,
  * JUnit/TAP/JSON/HTML; the page in a real headless browser (Debian's chromium); --resume;
  * SIGTERM mid-night leaves no QEMU; --bisect exit codes.
+ * Not a case of cases.cfg: it writes a matrix and known issues, reads the night's files between
+ * steps (cell.json, the database, the page in a browser), resumes, and sends SIGTERM mid-run.
  */
 #include <setjmp.h>
 #include <stdarg.h>

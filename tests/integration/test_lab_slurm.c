@@ -3,6 +3,8 @@
  * and munge, started and stopped by tests/lab/slurm-node.sh in the scratch directory): `lab
  * submit --slurm --wait` runs one array task per cell into a shared night directory and `lab
  * collect` makes the database and the reports of it. `lab cells` prints runnable commands.
+ * Not a case of cases.cfg: it starts and stops a Slurm cluster around the runs and reads the
+ * night's files between steps.
  */
 #include <setjmp.h>
 #include <stdarg.h>

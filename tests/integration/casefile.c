@@ -99,7 +99,9 @@ static bool cf_need(struct cf_parser *p, struct vqh_case *c, char *v)
     }
     char *cond = cf_trim(v);
     char prog[64];
-    if (!strcmp(cond, "kvm") || !strcmp(cond, "!kvm")) {
+    if (!strcmp(cond, "qemu10")) {
+        n->kind = NEED_QEMU10;
+    } else if (!strcmp(cond, "kvm") || !strcmp(cond, "!kvm")) {
         n->kind = NEED_KVM;
         n->negate = cond[0] == '!';
     } else if (!strncmp(cond, "qemu", 4)) {
@@ -120,7 +122,7 @@ static bool cf_need(struct cf_parser *p, struct vqh_case *c, char *v)
         n->kind = NEED_PROGRAM;
         snprintf(n->program, sizeof(n->program), "%s", prog);
     } else {
-        return cf_err(p, "needs '%s': expected kvm, !kvm, qemu>=X.Y, qemu<X.Y or program NAME, then an optional "
+        return cf_err(p, "needs '%s': expected kvm, !kvm, qemu>=X.Y, qemu<X.Y, program NAME or qemu10, then an optional "
                          "(reason)", cond);
     }
     c->nneeds++;
@@ -405,6 +407,9 @@ char **casefile_words(const char *s, const char *dir, const char *top)
             } else if (q && *s == q) {
                 q = 0;
                 s++;
+            } else if (!strncmp(s, "${qemu10}", 9)) {
+                word = cf_append(word, "", casefile_qemu10());
+                s += 9;
             } else if (!strncmp(s, "${dir}", 6) || !strncmp(s, "${top}", 6)) {
                 word = cf_append(word, "", s[2] == 'd' ? dir : top);
                 s += 6;
@@ -435,6 +440,12 @@ void casefile_words_free(char **w)
     for (size_t i = 0; w && w[i]; i++)
         free(w[i]);
     free(w);
+}
+
+const char *casefile_qemu10(void)
+{
+    const char *env = getenv("VQH_QEMU10");
+    return env && *env ? env : CASE_QEMU10_DEFAULT;
 }
 
 bool casefile_qemu_ok(const struct case_need *need, const int have[3])

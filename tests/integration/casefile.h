@@ -27,9 +27,13 @@
 #define CASE_CMD_TIMEOUT_S 300  /* without a timeout = line */
 #define CASE_BOOT_TIMEOUT_S 60
 
-enum case_need_kind { NEED_QEMU, NEED_KVM, NEED_PROGRAM };
+enum case_need_kind { NEED_QEMU, NEED_KVM, NEED_PROGRAM, NEED_QEMU10 };
 
-/* needs = qemu>=9.0 | qemu<9.0 | kvm | !kvm | program NAME, then an optional (reason) */
+/* needs = qemu10: QEMU 10.0.2 as tools/deps_qemu10.sh unpacks it, or at $VQH_QEMU10; ${qemu10} in
+ * cmd and qemu lines is that path (the cases that migrate on a second QEMU name it with --qemu). */
+#define CASE_QEMU10_DEFAULT "/opt/qemu10/root/usr/bin/qemu-system-x86_64"
+
+/* needs = qemu>=9.0 | qemu<9.0 | kvm | !kvm | program NAME | qemu10, then an optional (reason) */
 struct case_need {
     enum case_need_kind kind;
     bool negate;            /* !kvm; for qemu: the < comparison */
@@ -86,6 +90,8 @@ void casefile_free(struct case_set *set);
  * every word and the array (NULL-terminated). NULL on an unterminated quote. */
 char **casefile_words(const char *s, const char *dir, const char *top);
 void casefile_words_free(char **w);
+/* QEMU 10.0.2's path: $VQH_QEMU10 when set, else CASE_QEMU10_DEFAULT */
+const char *casefile_qemu10(void);
 
 /* Does a QEMU of version have[3] meet need (a NEED_QEMU)? */
 bool casefile_qemu_ok(const struct case_need *need, const int have[3]);

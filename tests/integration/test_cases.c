@@ -114,6 +114,16 @@ static const char *case_unmet(const struct vqh_case *c)
                 return why;
             }
             break;
+        case NEED_QEMU10: {
+            char cmd[700];
+            snprintf(cmd, sizeof(cmd), "'%s' --version 2>/dev/null | grep -q 'version 10\\.0\\.2'", casefile_qemu10());
+            if (access(casefile_qemu10(), X_OK) != 0 || system(cmd) != 0) {
+                snprintf(why, sizeof(why), "needs %s; no QEMU 10.0.2 at %s (tools/deps.sh unpacks it as root; "
+                         "VQH_QEMU10=PATH for another place)", n->text, casefile_qemu10());
+                return why;
+            }
+            break;
+        }
         default:
             if (!case_program_exists(n->program)) {
                 snprintf(why, sizeof(why), "needs %s; %s is not in PATH", n->text, n->program);
@@ -188,12 +198,13 @@ static int case_run_boot(const struct vqh_case *c)
     }
     assert_true(harness_boot(&s, &cur.boot));
     cur.booted = true;
-    cur.doc = json_pack("{s:[], s:b}", "msgs", "timed_out", cur.boot.timed_out);
+    cur.doc = json_pack("{s:[], s:b, s:i}", "msgs", "timed_out", cur.boot.timed_out, "broken_msgs",
+                        cur.boot.broken_msgs);
     for (int i = 0; i < cur.boot.nmsgs; i++) {
         json_t *m = cur.boot.msgs[i];
         const char *type = json_string_value(json_object_get(m, "type"));
         json_array_append(json_object_get(cur.doc, "msgs"), m);
-        if (!type || !strcmp(type, "msgs") || !strcmp(type, "timed_out"))
+        if (!type || !strcmp(type, "msgs") || !strcmp(type, "timed_out") || !strcmp(type, "broken_msgs"))
             continue;
         if (!json_object_get(cur.doc, type))
             json_object_set_new(cur.doc, type, json_array());

@@ -291,6 +291,32 @@ static void test_words_and_versions(void **state)
     assert_false(casefile_qemu_ok(&n, v90));
 }
 
+/* needs = qemu10 and ${qemu10}: the second QEMU's path, $VQH_QEMU10 or the unpacked default. */
+static void test_qemu10_need_and_path(void **state)
+{
+    (void)state;
+    struct case_set s = { 0 };
+    char err[CASE_ERR_MAX] = "";
+    assert_true(casefile_parse("q.cfg", "[q]\nneeds = qemu10 (iothread-vq-mapping)\ncmd = migrate --qemu ${qemu10}\n"
+                                        "exit = 0\n", &s, err, sizeof(err)));
+    assert_int_equal(s.cases[0].nneeds, 1);
+    assert_int_equal(s.cases[0].needs[0].kind, NEED_QEMU10);
+    casefile_free(&s);
+    assert_false(casefile_parse("q.cfg", "[q]\nneeds = qemu11\ncmd = x\nexit = 0\n", &s, err, sizeof(err)));
+    assert_non_null(strstr(err, "qemu11"));
+
+    unsetenv("VQH_QEMU10");
+    char **w = casefile_words("--qemu ${qemu10}", "", "");
+    assert_string_equal(w[1], CASE_QEMU10_DEFAULT);
+    casefile_words_free(w);
+    setenv("VQH_QEMU10", "/x/q10", 1);
+    w = casefile_words("--qemu=${qemu10}", "", "");
+    assert_string_equal(w[0], "--qemu=/x/q10");
+    assert_null(w[1]);
+    casefile_words_free(w);
+    unsetenv("VQH_QEMU10");
+}
+
 /* The project's own case file parses (a broken one would fail test_cases as one failure). */
 static void test_project_case_file_parses(void **state)
 {
@@ -319,6 +345,7 @@ int main(void)
         cmocka_unit_test(test_nothing_passes_vacuously),
         cmocka_unit_test(test_text_output_files_and_logic),
         cmocka_unit_test(test_words_and_versions),
+        cmocka_unit_test(test_qemu10_need_and_path),
         cmocka_unit_test(test_project_case_file_parses),
     };
     return cmocka_run_group_tests_name("casefile", tests, NULL, NULL);

@@ -83,8 +83,10 @@ void kernel_main(struct bootinfo *bi)
     idt_init();
     /* The configuration decides the page size, so it comes first (fw_cfg needs only ports). */
     config_load();
-    paging_init(bi, cfg.huge_pages);
+    paging_init(bi);
     pmm_init(bi);
+    if (!cfg.huge_pages)
+        paging_split_ram(bi);
 
     const char *why;
     if (!acpi_init(bi->rsdp, &why))

@@ -232,10 +232,13 @@ static enum migration_outcome migration_watch_loop(struct session *s, struct vm 
     int every = h->kind != HOP_MIGRATE || h->action || h->modes.asked || inject_here ? MIG_QUERY_MS : MIG_QUERY_IDLE_MS;
     for (;;) {
         int64_t wait = last_query + every - clock_now_ms();
+        struct vqh_err qerr;
+        /* Events may already sit read behind a command's reply: taken before the socket is
+         * waited on. A broken connection is reported by the query below, with the source's fate. */
+        if (!qmp_pump(src->qmp, &qerr))
+            ev->ended = true;
         if (!ev->ended)
             chan_pump_fd(s->chan, qmp_fd(src->qmp), wait < 0 ? 0 : wait > POLL_MS ? POLL_MS : (int)wait);
-        struct vqh_err qerr;
-        /* A broken connection is reported by the query below, with the source's fate. */
         if (!qmp_pump(src->qmp, &qerr))
             ev->ended = true;
         if (ev->postcopy_active)

@@ -8,6 +8,8 @@
 #define PCI_STATUS 0x06
 #define PCI_HEADER_TYPE 0x0e
 #define PCI_BAR0 0x10
+#define PCI_SECONDARY_BUS 0x19 /* type 1 (bridge) header */
+#define PCI_SUBORDINATE_BUS 0x1a
 #define PCI_CAP_PTR 0x34
 #define CMD_MEMORY (1u << 1)
 #define CMD_MASTER (1u << 2)
@@ -224,9 +226,37 @@ void pci_disable(struct pci_dev *d)
     pci_write16(d, PCI_COMMAND, cmd & ~(CMD_MEMORY | CMD_MASTER));
 }
 
+static void pci_scan_bus(uint8_t bus)
+{
+    for (uint8_t dev = 0; dev < 32; dev++) {
+        uint32_t id = pci_raw_read32(bus, dev, 0, 0);
+        if ((id & 0xffff) == 0xffff)
+            continue;
+        bool multi = (pci_raw_read32(bus, dev, 0, PCI_HEADER_TYPE & ~3) >> 16) & 0x80;
+        pci_add(bus, dev, 0, id);
+        for (uint8_t fn = 1; multi && fn < 8; fn++) {
+            id = pci_raw_read32(bus, dev, fn, 0);
+            if ((id & 0xffff) != 0xffff)
+                pci_add(bus, dev, fn, id);
+        }
+    }
+}
+
+/* A host bridge on bus 0 besides 00:00.0 (QEMU's pxb, pxb-pcie): it roots buses of its own that
+ * no PCI-to-PCI bridge names. */
+static bool pci_other_root(void)
+{
+    for (uint32_t i = 0; i < device_count; i++)
+        if (devices[i].bus == 0 && (devices[i].dev || devices[i].fn) && devices[i].class_code == 0x06 &&
+            devices[i].subclass == 0x00)
+            return true;
+    return false;
+}
+
 void pci_init(void)
 {
     uint32_t last_bus = 0;
+    static bool scanned[256];
     if (acpi.ecam_base) {
         ecam = (uintptr_t)acpi.ecam_base;
         ecam_bus_end = acpi.ecam_bus_end;
@@ -235,19 +265,25 @@ void pci_init(void)
     } else {
         last_bus = 255;
     }
-    for (uint32_t bus = 0; bus <= last_bus; bus++) {
-        for (uint8_t dev = 0; dev < 32; dev++) {
-            uint32_t id = pci_raw_read32((uint8_t)bus, dev, 0, 0);
-            if ((id & 0xffff) == 0xffff)
-                continue;
-            bool multi = (pci_raw_read32((uint8_t)bus, dev, 0, PCI_HEADER_TYPE & ~3) >> 16) & 0x80;
-            pci_add((uint8_t)bus, dev, 0, id);
-            for (uint8_t fn = 1; multi && fn < 8; fn++) {
-                id = pci_raw_read32((uint8_t)bus, dev, fn, 0);
-                if ((id & 0xffff) != 0xffff)
-                    pci_add((uint8_t)bus, dev, fn, id);
+    /* Bus 0, then only the buses a bridge forwards to (its secondary..subordinate range, as the
+     * firmware numbered them): a bus no bridge reaches holds nothing, and probing all 256 of them
+     * costs 8192 configuration reads, 90 ms of boot under TCG. With a second root (pxb), every
+     * bus is probed as before. */
+    pci_scan_bus(0);
+    scanned[0] = true;
+    bool all = pci_other_root();
+    for (uint32_t bus = 1; all && bus <= last_bus; bus++)
+        pci_scan_bus((uint8_t)bus);
+    for (uint32_t i = 0; !all && i < device_count; i++) { /* device_count grows as buses are found */
+        struct pci_dev *d = &devices[i];
+        if ((pci_read8(d, PCI_HEADER_TYPE) & 0x7f) != 1)
+            continue;
+        uint32_t sec = pci_read8(d, PCI_SECONDARY_BUS), sub = pci_read8(d, PCI_SUBORDINATE_BUS);
+        for (uint32_t bus = sec; bus && bus <= sub && bus <= last_bus; bus++)
+            if (!scanned[bus]) {
+                scanned[bus] = true;
+                pci_scan_bus((uint8_t)bus);
             }
-        }
     }
 }
 

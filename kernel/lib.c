@@ -1,9 +1,19 @@
 /* lib.c: the C library functions the compiler and base.h expect in a freestanding kernel. */
 #include "base.h"
 
+/* TCG runs a rep string instruction one element per iteration: 8-byte elements make big copies
+ * and clears (the expected-state table, DMA memory, all zeroed at boot before the first request)
+ * up to 8 times faster than bytes. */
+#define LIB_REP_QWORDS 64
+
 void *memcpy(void *dst, const void *src, size_t n)
 {
     void *d = dst;
+    if (n >= LIB_REP_QWORDS) {
+        size_t q = n / 8;
+        __asm__ __volatile__("rep movsq" : "+D"(d), "+S"(src), "+c"(q)::"memory");
+        n &= 7;
+    }
     __asm__ __volatile__("rep movsb" : "+D"(d), "+S"(src), "+c"(n)::"memory");
     return dst;
 }
@@ -11,6 +21,12 @@ void *memcpy(void *dst, const void *src, size_t n)
 void *memset(void *dst, int c, size_t n)
 {
     void *d = dst;
+    if (n >= LIB_REP_QWORDS) {
+        uint64_t v = 0x0101010101010101ull * (uint8_t)c;
+        size_t q = n / 8;
+        __asm__ __volatile__("rep stosq" : "+D"(d), "+c"(q) : "a"(v) : "memory");
+        n &= 7;
+    }
     __asm__ __volatile__("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
     return dst;
 }

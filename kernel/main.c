@@ -75,6 +75,7 @@ void kernel_main(struct bootinfo *bi)
     if (bi->magic != BOOTINFO_MAGIC || bi->version != BOOTINFO_VERSION)
         for (;;)
             __asm__ __volatile__("cli; hlt"); /* no console yet: nothing sane to say */
+    hello_mark(HELLO_ENTRY);
     memcpy(&boot_info, bi, sizeof(boot_info));
     bi = &boot_info;
 
@@ -83,18 +84,25 @@ void kernel_main(struct bootinfo *bi)
     idt_init();
     /* The configuration decides the page size, so it comes first (fw_cfg needs only ports). */
     config_load();
-    paging_init(bi, cfg.huge_pages);
+    paging_init(bi);
     pmm_init(bi);
+    if (!cfg.huge_pages)
+        paging_split_ram(bi);
+    hello_mark(HELLO_PAGING);
 
     const char *why;
     if (!acpi_init(bi->rsdp, &why))
         panic(why);
     apic_init_bsp(acpi.lapic_base);
+    hello_mark(HELLO_ACPI);
     const char *clock = time_init();
+    hello_mark(HELLO_CLOCK);
 
     const char *hypervisor = tlb_refresh_init(cfg.tlb_refresh);
     smp_init(bi);
+    hello_mark(HELLO_SMP);
     stress_probe(&cfg);
+    hello_mark(HELLO_PROBE);
     hello_send(bi, &cfg, clock, hypervisor);
     inject_exception(cfg.inject);
     stress_run(&cfg);

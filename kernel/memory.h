@@ -15,9 +15,12 @@
 
 #define PAGE_SIZE 4096ull
 
-/* Build and load the kernel page tables: all RAM from the map (write-back), the low 4 GiB.
- * huge: map RAM with 2 MiB pages instead of 4 KiB ones (see paging.c). */
-void paging_init(const struct bootinfo *bi, bool huge);
+/* Build and load the kernel page tables: all RAM from the map (write-back), the low 4 GiB, all
+ * with 2 MiB pages (see paging.c). */
+void paging_init(const struct bootinfo *bi);
+/* After pmm_init: map RAM with 4 KiB pages (tables from the PMM), as the guest runs unless
+ * huge_pages=on keeps the 2 MiB layout (see paging.c). */
+void paging_split_ram(const struct bootinfo *bi);
 /* Identity-map [phys, phys+size) uncached (MMIO); returns false when the table pool is empty. */
 bool paging_map_mmio(uint64_t phys, uint64_t size);
 /* Physical address of the kernel's top-level page table (for the SMP trampoline). */

@@ -8,6 +8,7 @@
 #define GET_ID_EVERY 512        /* one GET_ID among this many operations */
 #define WRITE_RETRIES 4         /* other LBAs tried when a write range is busy */
 #define BURST_ODDS 32           /* a merge burst starts at one request in this many */
+#define RECENT_ODDS 8           /* one read in this many reads back the queue's latest write */
 
 static uint8_t squeue_pick_op(struct squeue *q)
 {
@@ -177,6 +178,16 @@ bool squeue_prepare(struct squeue *q, struct sreq *r, uint32_t phase)
             squeue_pick_range(q, 1, MAX(d->vd.max_wz_sectors / d->spb, 1u), &r->lba, &r->nblocks);
             break;
         default:
+            /* Now and then a read of what this queue wrote last, the moment it completed: data
+             * read back through the device's and the host's freshest state, and the first
+             * verified read comes one request after the first write, not once random reads
+             * happen to land on the few blocks written so far. */
+            if (r->op == OP_READ && q->recent_n && prng_below(&q->rng, RECENT_ODDS) == 0) {
+                r->lba = q->recent_lba;
+                r->nblocks = q->recent_n;
+                q->recent_n = 0;
+                break;
+            }
             squeue_pick_range(q, 1, d->max_blocks, &r->lba, &r->nblocks);
             r->zero_data = r->op == OP_WRITE && prng_below(&q->rng, 16) == 0;
             break;

@@ -84,6 +84,8 @@ struct squeue {
     uint64_t burst_lba;         /* next LBA of the current merge burst */
     volatile uint64_t bursts;   /* merge bursts completed in full */
     uint64_t next_submit_ns;    /* rate limit */
+    uint64_t recent_lba;        /* the range of this queue's latest completed write, */
+    uint32_t recent_n;          /* for a read right after it (0: none, or read already) */
     /* verify pass */
     uint64_t verify_start, verify_cursor, verify_end; /* this queue's stripe of the region */
     uint32_t verify_samples;    /* ranges left in a sampled pass; 0: full pass */

@@ -58,11 +58,16 @@ bool squeue_alloc(struct squeue *q, const char **why)
     q->free_ids = pmm_alloc(sizeof(uint16_t) * q->depth, 8);
     if (!q->reqs || !q->free_ids)
         goto oom;
+    /* Every data buffer starts 512 bytes into a page (segments at offsets that are not 4 KiB
+     * aligned), one after the other in one slab: a page-aligned buffer each would cost a page
+     * more per request, which QEMU carries as resident memory (4 MiB at 4 x 256 x 4 KiB). A slab
+     * too big for the memory left falls back to one buffer at a time, and maybe a shallower queue. */
+    uint32_t stride = (uint32_t)ALIGN_UP(bytes, PAGE_SIZE);
+    uint8_t *slab = pmm_alloc((size_t)stride * q->depth + 512, PAGE_SIZE);
     for (uint32_t i = 0; i < q->depth; i++) {
         struct sreq *r = &q->reqs[i];
         r->vr = vblk_req_alloc(q->vq, q->max_segs);
-        /* 512 bytes into a page: segments at offsets that are not 4 KiB aligned */
-        uint8_t *buf = pmm_alloc(bytes + 512, PAGE_SIZE);
+        uint8_t *buf = slab ? slab + (size_t)stride * i : pmm_alloc(bytes + 512, PAGE_SIZE);
         r->snap = pmm_alloc(sizeof(struct expect_snap) * d->max_blocks, 8);
         r->gens = pmm_alloc(sizeof(uint32_t) * d->max_blocks, 8);
         if (!r->vr || !buf || !r->snap || !r->gens) {
@@ -274,6 +279,10 @@ static void squeue_complete(struct squeue *q, struct sreq *r, uint32_t len)
         }
         if (!r->busy)
             return; /* already back on the free list: do not free it twice */
+    }
+    if (ok && r->op == OP_WRITE) {
+        q->recent_lba = r->lba;
+        q->recent_n = r->nblocks;
     }
     q->op_count[r->op]++;
     q->ops++;

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -340,6 +341,62 @@ static void test_events_queued_in_order(void **state)
     assert_int_equal(seen, 3);
     qmp_close(q);
     srv_finish(srv);
+}
+
+static void script_pump(int fd)
+{
+    json_t *cmd;
+
+    srv_handshake(fd);
+    /* One whole event and the first half of another: the second completes only after the
+     * client's next command, so what qmp_pump can see is exactly A. */
+    srv_send(fd, "{\"timestamp\": {\"seconds\": 1, \"microseconds\": 1}, \"event\": \"MIGRATION\", "
+                 "\"data\": {\"status\": \"completed\"}}\r\n{\"timestamp\": {\"seconds\": 2, ");
+    cmd = srv_recv(fd, "query-status");
+    srv_reply(fd, cmd, "\"microseconds\": 2}, \"event\": \"B\"}\r\n{\"return\": {}, \"id\": $ID}\r\n", srv_send);
+    json_decref(cmd);
+}
+
+static void test_pump_reads_what_is_there(void **state)
+{
+    int seen = 0;
+    pid_t srv = srv_start(script_pump);
+    struct vqh_err err;
+    struct qmp *q = open_ok(NULL);
+    struct pollfd pfd = {.fd = qmp_fd(q), .events = POLLIN};
+    json_t *r, *ev;
+
+    (void)state;
+    assert_true(pfd.fd >= 0);
+    qmp_set_event_fn(q, count_event, &seen);
+    /* The event may have come with the handshake's last reply (then it is buffered already) or
+     * after it (then the socket turns readable). */
+    assert_true(qmp_pump(q, &err));
+    for (int i = 0; i < 300 && seen == 0; i++) {
+        poll(&pfd, 1, 100);
+        assert_true(qmp_pump(q, &err));
+    }
+    /* The whole event reached the hook and waits in the queue; the half one waits. */
+    assert_true(qmp_pump(q, &err));
+    assert_int_equal(seen, 1);
+    r = qmp_cmd(q, "query-status", NULL, 30000, &err);
+    assert_non_null(r);
+    json_decref(r);
+    assert_int_equal(seen, 2);
+    ev = qmp_next_event(q, 0, &err);
+    assert_non_null(ev);
+    assert_string_equal(json_string_value(json_object_get(ev, "event")), "MIGRATION");
+    json_decref(ev);
+    ev = qmp_next_event(q, 0, &err);
+    assert_non_null(ev);
+    assert_string_equal(json_string_value(json_object_get(ev, "event")), "B");
+    json_decref(ev);
+    /* The server is gone: pumping says the connection broke. */
+    srv_finish(srv);
+    assert_false(qmp_pump(q, &err));
+    assert_int_equal(err.kind, VQH_ERR_CLOSED);
+    assert_int_equal(qmp_fd(q), -1);
+    qmp_close(q);
 }
 
 /* ---- failures ------------------------------------------------------------------------------ */
@@ -696,6 +753,7 @@ int main(void)
         cmocka_unit_test(test_connect_timeout),
         cmocka_unit_test(test_partial_writes),
         cmocka_unit_test(test_wait_event_fail_names),
+        cmocka_unit_test(test_pump_reads_what_is_there),
         cmocka_unit_test(test_not_a_greeting),
         cmocka_unit_test(test_rundir_private_and_removed),
         cmocka_unit_test(test_rundir_tmpdir_and_sun_path),

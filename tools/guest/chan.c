@@ -214,7 +214,12 @@ void chan_handoff(struct chan *c, struct vm *from, struct vm *to)
 
 void chan_pump(struct chan *c, int timeout_ms)
 {
-    struct pollfd p[CHAN_MAX_VMS];
+    chan_pump_fd(c, -1, timeout_ms);
+}
+
+void chan_pump_fd(struct chan *c, int extra_fd, int timeout_ms)
+{
+    struct pollfd p[CHAN_MAX_VMS + 1];
     struct vm *who[CHAN_MAX_VMS];
     int n = 0;
     for (int i = 0; i < c->nvms; i++) {
@@ -225,7 +230,10 @@ void chan_pump(struct chan *c, int timeout_ms)
         p[n].events = POLLIN;
         n++;
     }
-    if (poll(p, (nfds_t)n, timeout_ms) > 0) {
+    p[n].fd = extra_fd; /* poll(2) skips a negative fd */
+    p[n].events = POLLIN;
+    p[n].revents = 0;
+    if (poll(p, (nfds_t)n + 1, timeout_ms) > 0) {
         for (int i = 0; i < n; i++)
             if (p[i].revents)
                 chan_read_vm(c, who[i]);

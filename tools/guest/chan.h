@@ -54,6 +54,9 @@ void chan_handoff(struct chan *c, struct vm *from, struct vm *to);
 void chan_detach(struct chan *c, struct vm *v);
 /* Wait up to timeout_ms for serial data from any attached VM and process it. */
 void chan_pump(struct chan *c, int timeout_ms);
+/* chan_pump that also wakes when extra_fd (e.g. qmp_fd; -1: none) is readable, which it leaves
+ * for its owner to read. */
+void chan_pump_fd(struct chan *c, int extra_fd, int timeout_ms);
 /*
  * Send a command to the guest through v and wait for its reply ("reply" with this cmd, newer than
  * the send). Fails on timeout, when v dies, or when the guest panics meanwhile. reply: new ref.

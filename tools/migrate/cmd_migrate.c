@@ -105,25 +105,57 @@ static bool loop_vm_running(struct session *s, struct vm *v)
     return running;
 }
 
-/* The checks after every hop, on the QEMU that now runs the guest. */
-static bool loop_check(struct session *s, struct hop_record *h, uint64_t seq_done, json_t *ops_before)
+/* After a completed hop: the old source (stopped in postmigrate, so its guest writes nothing
+ * more) is asked to quit; what it wrote is read once it has exited. */
+static void loop_old_quit(struct vm *old)
+{
+    old->hold_serial = true;
+    vm_quit_send(old);
+}
+
+/* The old source has exited cleanly (else FAIL) and is gone; NULL *old: gone already. A source
+ * that was never asked to quit (the hop failed before) is killed. */
+static bool loop_old_gone(struct session *s, struct hop_record *h, struct vm **old)
+{
+    struct vqh_err err;
+    struct vm *v = *old;
+    bool ok = true;
+    if (!v)
+        return true;
+    *old = NULL;
+    if (v->quit_sent && !vm_quit_wait(v, 10000, &err)) {
+        session_fail(s, VERDICT_FAIL, "hop %d: the old source did not exit cleanly: %s", h->index, err.msg);
+        session_evidence_vm(s, v, "old source did not exit cleanly");
+        ok = false;
+    }
+    v->hold_serial = false;
+    chan_detach(s->chan, v);
+    vm_free(v);
+    return ok;
+}
+
+/* The checks after every hop, on the QEMU that now runs the guest; old: the source of a completed
+ * hop, shutting down meanwhile (NULL: none or gone), waited for after the QMP checks. */
+static bool loop_check(struct session *s, struct hop_record *h, uint64_t seq_done, json_t *ops_before, struct vm **old)
 {
     struct vqh_err err;
     char line[128];
     json_t *reply = NULL;
     struct vm *v = s->vm;
-    /* The hop is over: the guest's TLB workaround is needed no more (knownbug.h). */
-    if (h->tlb_refresh && !loop_cmd(s, h, "tlb refresh=off\n", "tlb", NULL))
-        return false;
-    /* The guest takes its epoch while the host asks QEMU about the device and the block graph. */
+    /* The hop is over: the guest's TLB workaround is needed no more (knownbug.h). The guest
+     * reads its commands one after the other, so this one goes with the epoch, whose reply says
+     * both were taken. The guest takes its epoch while the host asks QEMU about the device and
+     * the block graph. */
     uint64_t epoch_after;
-    snprintf(line, sizeof(line), "epoch epoch=%d\n", h->index);
+    snprintf(line, sizeof(line), "%sepoch epoch=%d\n", h->tlb_refresh ? "tlb refresh=off\n" : "", h->index);
     if (!heartbeat_send(s, v, line, &epoch_after, &err) || !health_block(s, v, &err) || !health_virtio(s, v, &err) ||
         !blockgraph_check(v->qmp, s->o, s->ndisks, s->disk_ptrs, v->label, s->o->qmp_timeout_ms, &err) ||
         !nbd_server_alive(s->nbd, &err)) {
         session_fail(s, VERDICT_FAIL, "hop %d: %s", h->index, err.msg);
         return false;
     }
+    if (old && !loop_old_gone(s, h, old))
+        return false;
     if (!heartbeat_reply(s, v, epoch_after, "epoch", QUIESCE_TIMEOUT_MS, NULL, &err)) {
         session_fail(s, VERDICT_FAIL, "%s", err.msg);
         loop_guest_failed(s, h);
@@ -332,13 +364,13 @@ static bool loop_hop(struct session *s, int index, uint64_t *rng)
         }
         chan_handoff(s->chan, src, dst);
         s->vm = dst;
-        if (ok && !vm_quit(src, 10000, &err)) {
-            session_fail(s, VERDICT_FAIL, "hop %d: the old source did not exit cleanly: %s", index, err.msg);
-            session_evidence_vm(s, src, "old source did not exit cleanly");
-            ok = false;
-        }
-        chan_detach(s->chan, src);
-        vm_free(src);
+        /* The old source shuts down while the destination is checked, unless something after
+         * this point acts on the disks (a hop action, an injection). */
+        struct vm *old = src;
+        if (ok)
+            loop_old_quit(old);
+        if (h->action || (o->inject_hop == index && o->inject[0] && strcmp(o->inject, "none")))
+            ok = loop_old_gone(s, h, &old) && ok;
         if (ok && !hop_action_after(s, h, &err)) {
             session_fail(s, VERDICT_FAIL, "hop %d (%s): %s", index, h->action_name, err.msg);
             ok = false;
@@ -348,7 +380,8 @@ static bool loop_hop(struct session *s, int index, uint64_t *rng)
             json_decref(qmp_cmd(dst->qmp, "stop", NULL, o->qmp_timeout_ms, &err));
             status_event(&s->status, "hop %d: injected: stopped the vCPUs of %s", index, dst->label);
         }
-        ok = ok && loop_check(s, h, seq_done, ops_before);
+        ok = ok && loop_check(s, h, seq_done, ops_before, &old);
+        ok = loop_old_gone(s, h, &old) && ok;
     } else if (out == MIG_ABORTED) {
         /* The source must carry on as if nothing happened. */
         if (!hop_action_after_abort(s, h, dst, &err)) {
@@ -364,7 +397,7 @@ static bool loop_hop(struct session *s, int index, uint64_t *rng)
                          hop_kind_name(h->kind), err.msg);
             ok = false;
         }
-        ok = ok && loop_check(s, h, seq_done, ops_before);
+        ok = ok && loop_check(s, h, seq_done, ops_before, NULL);
     } else {
         if (vm_alive(dst) || dst->proc) {
             chan_detach(s->chan, dst);

@@ -12,8 +12,17 @@
 
 #define POLL_MS 50
 #define MIG_CONVERGE_PASSES 5 /* RAM passes after which a timed-out migration counts as not converging */
+/* query-migrate every 100 ms while a mode, a hop action or a break-off acts on its figures; else
+ * the MIGRATION events say when the migration ends, and the query is the liveness check and the
+ * fallback should an event be lost. */
+#define MIG_QUERY_MS 100
+#define MIG_QUERY_IDLE_MS 500
+/* QEMU's default max-bandwidth is 128 MiB/s, slower than a local socket: libvirt sets the stream
+ * "unlimited" unless told a limit (priv->migMaxBandwidth = INT64_MAX / 1 MiB MiB/s, in bytes
+ * here), and so do we unless --bandwidth gives one. */
+#define MIG_BANDWIDTH_UNLIMITED ((uint64_t)(INT64_MAX / (1024 * 1024)) * 1024 * 1024)
 
-static bool mig_caps(struct vm *v, const struct vqh_opts *o, struct vqh_err *err)
+static bool mig_caps(struct vm *v, const struct vqh_opts *o, uint64_t bandwidth, struct vqh_err *err)
 {
     json_t *caps = json_array();
     json_array_append_new(caps, json_pack("{s:s, s:b}", "capability", "events", "state", 1));
@@ -35,12 +44,7 @@ static bool mig_caps(struct vm *v, const struct vqh_opts *o, struct vqh_err *err
         json_object_set_new(params, "multifd-channels", json_integer(o->multifd));
     if (o->downtime_limit_ms)
         json_object_set_new(params, "downtime-limit", json_integer(o->downtime_limit_ms));
-    if (o->bandwidth)
-        json_object_set_new(params, "max-bandwidth", json_integer((json_int_t)o->bandwidth));
-    if (json_object_size(params) == 0) {
-        json_decref(params);
-        return true;
-    }
+    json_object_set_new(params, "max-bandwidth", json_integer((json_int_t)bandwidth));
     r = qmp_cmd(v->qmp, "migrate-set-parameters", params, o->qmp_timeout_ms, err);
     json_decref(r);
     return r != NULL;
@@ -134,7 +138,8 @@ static uint64_t mig_get_bandwidth(struct session *s, struct vm *v, struct vqh_er
     return bps;
 }
 
-static enum migration_outcome migration_watch(struct session *s, struct vm *dst, struct hop_record *h, uint64_t *rng);
+static enum migration_outcome migration_watch(struct session *s, struct vm *dst, struct hop_record *h, uint64_t bandwidth,
+                                              uint64_t *rng);
 
 enum migration_outcome migration_run(struct session *s, struct vm *dst, struct hop_record *h, uint64_t *rng)
 {
@@ -143,13 +148,13 @@ enum migration_outcome migration_run(struct session *s, struct vm *dst, struct h
     bool inject_here = o->inject_hop == h->index && (!strcmp(o->inject, "abort-src") || !strcmp(o->inject, "stop-dst"));
     /* A fault injected into the migration must land mid-way too. */
     if (h->kind == HOP_MIGRATE && !inject_here)
-        return migration_watch(s, dst, h, rng);
+        return migration_watch(s, dst, h, o->bandwidth ? o->bandwidth : MIG_BANDWIDTH_UNLIMITED, rng);
     uint64_t saved = mig_get_bandwidth(s, s->vm, &err);
     if (!saved || !mig_set_bandwidth(s, s->vm, BREAK_OFF_BANDWIDTH, &err)) {
         session_fail(s, VERDICT_FAIL, "hop %d: setting the migration bandwidth: %s", h->index, err.msg);
         return MIG_FAILED;
     }
-    enum migration_outcome out = migration_watch(s, dst, h, rng);
+    enum migration_outcome out = migration_watch(s, dst, h, BREAK_OFF_BANDWIDTH, rng);
     if (out == MIG_ABORTED && !mig_set_bandwidth(s, s->vm, saved, &err)) {
         session_fail(s, VERDICT_FAIL, "hop %d: restoring the migration bandwidth: %s", h->index, err.msg);
         return MIG_FAILED;
@@ -157,13 +162,48 @@ enum migration_outcome migration_run(struct session *s, struct vm *dst, struct h
     return out;
 }
 
-static enum migration_outcome migration_watch(struct session *s, struct vm *dst, struct hop_record *h, uint64_t *rng)
+/* The on_event hook of the source's QMP while it migrates: the moment a MIGRATION event says the
+ * migration ended (or entered postcopy), whether or not anyone has taken the event yet. */
+struct mig_events {
+    bool ended;
+    bool postcopy_active;
+};
+
+static void mig_on_event(void *arg, const json_t *ev)
+{
+    struct mig_events *e = arg;
+    const char *st = json_string_value(json_object_get(json_object_get(ev, "data"), "status")) ?: "";
+    if (strcmp(json_string_value(json_object_get(ev, "event")) ?: "", "MIGRATION"))
+        return;
+    if (!strcmp(st, "completed") || !strcmp(st, "failed") || !strcmp(st, "cancelled"))
+        e->ended = true;
+    if (!strcmp(st, "postcopy-active"))
+        e->postcopy_active = true;
+}
+
+static enum migration_outcome migration_watch_loop(struct session *s, struct vm *dst, struct hop_record *h,
+                                                   uint64_t bandwidth, uint64_t *rng, struct mig_events *ev);
+
+static enum migration_outcome migration_watch(struct session *s, struct vm *dst, struct hop_record *h, uint64_t bandwidth,
+                                              uint64_t *rng)
+{
+    struct mig_events ev = { 0 };
+    struct vm *src = s->vm;
+    qmp_set_event_fn(src->qmp, mig_on_event, &ev);
+    enum migration_outcome out = migration_watch_loop(s, dst, h, bandwidth, rng, &ev);
+    if (src->qmp) /* the source may have been dropped on the way */
+        qmp_set_event_fn(src->qmp, NULL, NULL);
+    return out;
+}
+
+static enum migration_outcome migration_watch_loop(struct session *s, struct vm *dst, struct hop_record *h,
+                                                   uint64_t bandwidth, uint64_t *rng, struct mig_events *ev)
 {
     const struct vqh_opts *o = s->o;
     struct vm *src = s->vm;
     struct vqh_err err;
     char uri[512];
-    if (!mig_caps(src, o, &err) || !mig_caps(dst, o, &err) || !hop_action_caps(s, h, src, false, &err) ||
+    if (!mig_caps(src, o, bandwidth, &err) || !mig_caps(dst, o, bandwidth, &err) || !hop_action_caps(s, h, src, false, &err) ||
         !hop_action_caps(s, h, dst, true, &err) || !mig_incoming(s, dst, h->index, uri, sizeof(uri), &err))
         return mig_broken(s, dst, "migration setup", err.kind, err.msg);
     struct modes_hold hold;
@@ -189,10 +229,22 @@ static enum migration_outcome migration_watch(struct session *s, struct vm *dst,
     int64_t break_at = t0 + 20 + (int64_t)(prng_splitmix64(rng) % 300);
     bool broke_off = false, injected = false;
     bool inject_here = o->inject[0] && strcmp(o->inject, "none") && o->inject_hop == h->index;
+    int every = h->kind != HOP_MIGRATE || h->action || h->modes.asked || inject_here ? MIG_QUERY_MS : MIG_QUERY_IDLE_MS;
     for (;;) {
-        chan_pump(s->chan, POLL_MS);
+        int64_t wait = last_query + every - clock_now_ms();
+        struct vqh_err qerr;
+        /* Events may already sit read behind a command's reply: taken before the socket is
+         * waited on. A broken connection is reported by the query below, with the source's fate. */
+        if (!qmp_pump(src->qmp, &qerr))
+            ev->ended = true;
+        if (!ev->ended)
+            chan_pump_fd(s->chan, qmp_fd(src->qmp), wait < 0 ? 0 : wait > POLL_MS ? POLL_MS : (int)wait);
+        if (!qmp_pump(src->qmp, &qerr))
+            ev->ended = true;
+        if (ev->postcopy_active)
+            h->modes.postcopy_active = true;
         int64_t now = clock_now_ms();
-        if (now - last_query < 100)
+        if (!ev->ended && now - last_query < every)
             continue;
         last_query = now;
         if (inject_here && !injected && now >= break_at) {
@@ -249,6 +301,9 @@ static enum migration_outcome migration_watch(struct session *s, struct vm *dst,
             json_decref(q);
             return MIG_ABORTED;
         }
+        /* An event of an earlier migration on this QEMU (it migrated before, as a destination
+         * or in an aborted hop) may have set ended: back to waiting. */
+        ev->ended = false;
         bool active = st && (!strcmp(st, "active") || !strcmp(st, "postcopy-active"));
         if (active && !broke_off && now >= break_at && h->kind != HOP_MIGRATE) {
             broke_off = true;

@@ -9,6 +9,10 @@
  * more than 1 ms of it, so precopy cannot converge (and auto-converge sees a high dirty rate). */
 #define MODES_HOLD_BANDWIDTH (8ll << 20)
 #define MODES_NEED_PASSES (HOP_MODE_POSTCOPY | HOP_MODE_XBZRLE | HOP_MODE_AUTO_CONVERGE)
+/* The first pass at most at QEMU's default rate: a faster stream (vqhammer's unlimited default)
+ * leaves so little dirty after it that even 1 ms of downtime covers the rest, and precopy ends
+ * before any mode had a second pass to act in. */
+#define MODES_HOLD_FIRST_BANDWIDTH (128ll << 20)
 
 static bool modes_set(struct session *s, struct vm *v, const char *param, json_int_t value, struct vqh_err *err)
 {
@@ -35,6 +39,9 @@ bool modes_begin(struct session *s, struct vm *src, struct hop_record *h, struct
     m->saved_bandwidth = json_integer_value(json_object_get(r, "max-bandwidth"));
     json_decref(r);
     if (!modes_set(s, src, "downtime-limit", MODES_HOLD_DOWNTIME_MS, err))
+        return false;
+    m->capped = m->saved_bandwidth > MODES_HOLD_FIRST_BANDWIDTH;
+    if (m->capped && !modes_set(s, src, "max-bandwidth", MODES_HOLD_FIRST_BANDWIDTH, err))
         return false;
     m->holding = true;
     m->since_ms = clock_now_ms();
@@ -101,7 +108,7 @@ bool modes_poll(struct session *s, struct vm *src, struct hop_record *h, struct 
     if (m->holding && (!(e->asked & HOP_MODE_POSTCOPY) || postcopy_late) && (!waiting || timeout)) {
         m->holding = false;
         return modes_set(s, src, "downtime-limit", m->saved_downtime, err) &&
-               (!m->slowed || modes_set(s, src, "max-bandwidth", m->saved_bandwidth, err));
+               (!(m->slowed || m->capped) || modes_set(s, src, "max-bandwidth", m->saved_bandwidth, err));
     }
     return true;
 }

@@ -23,6 +23,7 @@
 struct modes_hold {
     bool holding;            /* downtime-limit lowered on the source */
     json_int_t saved_downtime, saved_bandwidth;
+    bool capped;             /* max-bandwidth lowered to QEMU's default for the first pass */
     bool slowed;             /* max-bandwidth lowered after the first pass */
     int64_t since_ms;
     bool postcopy_sent;

@@ -469,6 +469,44 @@ json_t *qmp_wait_event(struct qmp *q, const char *name, int timeout_ms,
     return NULL;
 }
 
+bool qmp_pump(struct qmp *q, struct vqh_err *err)
+{
+    struct qmp_wait w = qmp_wait_for("reading events", 0);
+    struct pollfd pfd = {.fd = q->fd, .events = POLLIN};
+    json_t *msg;
+
+    for (;;) {
+        int r = qmp_take_line(q, &w, &msg, err);
+
+        if (r < 0)
+            return false;
+        if (r > 0 && json_object_get(msg, "event")) {
+            qmp_queue_event(q, msg);
+        } else if (r > 0) {
+            qmp_note(q, "ignored: a reply while no command waits");
+            json_decref(msg);
+        } else if (q->closed) {
+            qmp_fail(q, &w, err, VQH_ERR_CLOSED, "connection closed");
+            return false;
+        } else if (poll(&pfd, 1, 0) <= 0) {
+            return true;
+        } else if (!qmp_fill(q, &w, err)) {
+            return false;
+        }
+    }
+}
+
+void qmp_set_event_fn(struct qmp *q, qmp_event_fn fn, void *arg)
+{
+    q->o.on_event = fn;
+    q->o.event_arg = arg;
+}
+
+int qmp_fd(const struct qmp *q)
+{
+    return q && !q->closed ? q->fd : -1;
+}
+
 double qmp_event_time(const json_t *event)
 {
     json_t *ts = json_object_get(event, "timestamp");

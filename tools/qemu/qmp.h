@@ -73,6 +73,19 @@ json_t *qmp_next_event(struct qmp *q, int timeout_ms, struct vqh_err *err);
 json_t *qmp_wait_event(struct qmp *q, const char *name, int timeout_ms,
                        const char *const fail_names[], struct vqh_err *err);
 
+/*
+ * Read what QEMU has sent so far, without waiting: events join the queue (and the on_event hook
+ * sees them at once), a partial line waits for the rest. With qmp_fd and the hook, a caller polls
+ * QMP beside other descriptors and reacts to an event the moment it arrives. False (err) when the
+ * connection broke.
+ */
+bool qmp_pump(struct qmp *q, struct vqh_err *err);
+
+void qmp_set_event_fn(struct qmp *q, qmp_event_fn fn, void *arg);
+
+/* The socket, to poll(2) for POLLIN beside other descriptors; -1 when closed. */
+int qmp_fd(const struct qmp *q);
+
 /* QEMU's timestamp of an event in seconds (microsecond resolution); 0 if it has none. */
 double qmp_event_time(const json_t *event);
 

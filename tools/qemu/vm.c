@@ -214,6 +214,12 @@ bool vm_send(struct vm *v, const char *line, struct vqh_err *err)
 
 bool vm_quit(struct vm *v, int timeout_ms, struct vqh_err *err)
 {
+    vm_quit_send(v);
+    return vm_quit_wait(v, timeout_ms, err);
+}
+
+void vm_quit_send(struct vm *v)
+{
     struct vqh_err ignore;
     v->quit_sent = true;
     if (v->qmp) {
@@ -221,6 +227,10 @@ bool vm_quit(struct vm *v, int timeout_ms, struct vqh_err *err)
         qmp_close(v->qmp);
         v->qmp = NULL;
     }
+}
+
+bool vm_quit_wait(struct vm *v, int timeout_ms, struct vqh_err *err)
+{
     if (!proc_wait(v->proc, timeout_ms)) {
         vqh_err_set(err, "QEMU %s did not exit within %d ms of quit", v->label, timeout_ms);
         return false;

@@ -57,6 +57,10 @@ bool vm_alive_hook(void *arg, struct vqh_err *why);
 bool vm_send(struct vm *v, const char *line, struct vqh_err *err);
 /* Ask QEMU to quit and reap it; returns false (with err) when it did not exit cleanly. */
 bool vm_quit(struct vm *v, int timeout_ms, struct vqh_err *err);
+/* vm_quit in two halves, so other work runs while QEMU shuts down: send `quit` (and close QMP),
+ * later reap it and check its exit as vm_quit does. */
+void vm_quit_send(struct vm *v);
+bool vm_quit_wait(struct vm *v, int timeout_ms, struct vqh_err *err);
 /* Kill and reap at once. */
 void vm_kill(struct vm *v);
 /* Close everything and free (kills QEMU if still running). */

@@ -3,6 +3,7 @@
  * messages in seq order.
  */
 #include "guestlog.h"
+#include "grow.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -305,22 +306,6 @@ struct guestlog_merge {
     size_t ev_head, nev, ev_cap;
 };
 
-/* Make room for one more element in a doubling array. */
-static void *guestlog_grow(void *arr, size_t *cap, size_t n, size_t size)
-{
-    void *p;
-
-    if (n < *cap)
-        return arr;
-    p = realloc(arr, (*cap ? *cap * 2 : 8) * size);
-    if (!p) {
-        fprintf(stderr, "vqhammer: out of memory\n");
-        abort();
-    }
-    *cap = *cap ? *cap * 2 : 8;
-    return p;
-}
-
 struct guestlog_merge *guestlog_merge_new(uint64_t first_seq)
 {
     struct guestlog_merge *m = calloc(1, sizeof(*m));
@@ -363,7 +348,7 @@ static struct guestlog_source *guestlog_source(struct guestlog_merge *m, const c
     for (size_t i = 0; i < m->nsrc; i++)
         if (strcmp(m->src[i].name, cut) == 0)
             return &m->src[i];
-    m->src = guestlog_grow(m->src, &m->src_cap, m->nsrc, sizeof(*m->src));
+    m->src = vqh_grow(m->src, &m->src_cap, m->nsrc, sizeof(*m->src));
     memset(&m->src[m->nsrc], 0, sizeof(m->src[0]));
     memcpy(m->src[m->nsrc].name, cut, sizeof(cut));
     m->src[m->nsrc].open = true;
@@ -375,7 +360,7 @@ static struct guestlog_event *guestlog_push(struct guestlog_merge *m, enum guest
 {
     struct guestlog_event *ev;
 
-    m->ev = guestlog_grow(m->ev, &m->ev_cap, m->nev, sizeof(*m->ev));
+    m->ev = vqh_grow(m->ev, &m->ev_cap, m->nev, sizeof(*m->ev));
     ev = &m->ev[m->nev++];
     memset(ev, 0, sizeof(*ev));
     ev->kind = kind;
@@ -464,7 +449,7 @@ static void guestlog_advance(struct guestlog_merge *m)
                      "seq %llu..%llu never arrived (%s sent %llu next)",
                      (unsigned long long)ev->first, (unsigned long long)ev->last,
                      m->pending[0]->source, (unsigned long long)next);
-            m->gaps = guestlog_grow(m->gaps, &m->gaps_cap, m->ngaps, sizeof(*m->gaps));
+            m->gaps = vqh_grow(m->gaps, &m->gaps_cap, m->ngaps, sizeof(*m->gaps));
             m->gaps[m->ngaps][0] = ev->first;
             m->gaps[m->ngaps++][1] = ev->last;
         }
@@ -501,7 +486,7 @@ void guestlog_merge_add(struct guestlog_merge *m, struct guestlog_msg *msg)
         guestlog_push_repeat(m, msg, m->pending[i]->source, m->pending[i]->text);
         return;
     }
-    m->pending = guestlog_grow(m->pending, &m->pending_cap, m->npending, sizeof(*m->pending));
+    m->pending = vqh_grow(m->pending, &m->pending_cap, m->npending, sizeof(*m->pending));
     memmove(m->pending + i + 1, m->pending + i, (m->npending - i) * sizeof(*m->pending));
     m->pending[i] = msg;
     m->npending++;

@@ -4,6 +4,7 @@
  * still come (they name it in "msg") are passed on as dropped rather than each raising an error.
  */
 #include "guestparts.h"
+#include "grow.h"
 #include "crc32c.h"
 
 #include <inttypes.h>
@@ -44,21 +45,6 @@ struct gp_part {
     int64_t len;       /* part 0 */
     int64_t msg;       /* later parts: part 0's seq */
 };
-
-static void *gp_grow(void *arr, size_t *cap, size_t n, size_t size)
-{
-    void *p;
-
-    if (n < *cap)
-        return arr;
-    p = realloc(arr, (*cap ? *cap * 2 : 8) * size);
-    if (!p) {
-        fprintf(stderr, "vqhammer: out of memory\n");
-        abort();
-    }
-    *cap = *cap ? *cap * 2 : 8;
-    return p;
-}
 
 struct guestparts *guestparts_new(void)
 {
@@ -102,7 +88,7 @@ static struct guestparts_out *gp_push(struct guestparts *p, enum guestparts_kind
 {
     struct guestparts_out *o;
 
-    p->q = gp_grow(p->q, &p->cap, p->n, sizeof(*p->q));
+    p->q = vqh_grow(p->q, &p->cap, p->n, sizeof(*p->q));
     o = &p->q[p->n++];
     memset(o, 0, sizeof(*o));
     o->kind = kind;
@@ -111,7 +97,7 @@ static struct guestparts_out *gp_push(struct guestparts *p, enum guestparts_kind
 
 static void gp_keep(struct guestparts *p, struct guestlog_msg *m)
 {
-    p->parts = gp_grow(p->parts, &p->parts_cap, p->nparts, sizeof(*p->parts));
+    p->parts = vqh_grow(p->parts, &p->parts_cap, p->nparts, sizeof(*p->parts));
     p->parts[p->nparts++] = m;
 }
 

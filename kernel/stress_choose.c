@@ -183,8 +183,10 @@ bool squeue_prepare(struct squeue *q, struct sreq *r, uint32_t phase)
              * verified read comes one request after the first write, not once random reads
              * happen to land on the few blocks written so far. */
             if (r->op == OP_READ && q->recent_n && prng_below(&q->rng, RECENT_ODDS) == 0) {
+                /* A large write (max_request) is read back in part: this slot's buffer, its
+                 * snapshot and generation arrays hold max_blocks blocks. */
                 r->lba = q->recent_lba;
-                r->nblocks = q->recent_n;
+                r->nblocks = MIN(q->recent_n, d->max_blocks);
                 q->recent_n = 0;
                 break;
             }

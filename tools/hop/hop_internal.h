@@ -49,6 +49,8 @@ bool hop_cont(struct session *s, struct vm *v, struct vqh_err *err);
 bool hop_graph_restored(struct session *s, struct vm *v, struct vqh_err *err);
 /* Append query-jobs and query-named-block-nodes of v to evidence.txt under a heading. */
 void hop_evidence(struct session *s, struct vm *v, const struct hop_record *h, const char *what);
+/* The same, without the block graph when nodes_too is false. */
+void hop_evidence_nodes(struct session *s, struct vm *v, const struct hop_record *h, const char *what, bool nodes_too);
 /* A sparse file of size bytes in the run directory (for targets and copies). */
 bool hop_scratch_image(struct session *s, const char *name, uint64_t size, char *path, size_t cap,
                        struct vqh_err *err);

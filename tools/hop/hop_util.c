@@ -163,6 +163,11 @@ bool hop_graph_restored(struct session *s, struct vm *v, struct vqh_err *err)
 
 void hop_evidence(struct session *s, struct vm *v, const struct hop_record *h, const char *what)
 {
+    hop_evidence_nodes(s, v, h, what, true);
+}
+
+void hop_evidence_nodes(struct session *s, struct vm *v, const struct hop_record *h, const char *what, bool nodes_too)
+{
     struct vqh_err err;
     FILE *f = fopen(rundir_path(s->rd, "evidence.txt"), "ae");
     if (!f)
@@ -185,6 +190,11 @@ void hop_evidence(struct session *s, struct vm *v, const struct hop_record *h, c
                 json_string_value(json_object_get(j, "type")), json_is_true(json_object_get(j, "ready")) ? "yes" : "no",
                 json_integer_value(json_object_get(j, "offset")), json_integer_value(json_object_get(j, "len")));
     json_decref(bj);
+    if (!nodes_too) {
+        fprintf(f, "query-named-block-nodes: not asked here (see the caller)\n");
+        fclose(f);
+        return;
+    }
     json_t *nodes = hop_qmp(s, v, "query-named-block-nodes", json_pack("{s:b}", "flat", 1), &err), *n;
     fprintf(f, "query-named-block-nodes:%s\n", nodes ? "" : err.msg);
     json_array_foreach(nodes, i, n) {

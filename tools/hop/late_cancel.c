@@ -58,6 +58,15 @@ static const char *postcopy_dst_status(struct session *s, struct vm *dst, char *
     return buf;
 }
 
+static bool postcopy_dst_running(struct session *s, struct vm *dst)
+{
+    struct vqh_err e2;
+    json_t *r = hop_qmp(s, dst, "query-status", NULL, &e2);
+    bool running = r && json_is_true(json_object_get(r, "running"));
+    json_decref(r);
+    return running;
+}
+
 bool postcopy_poll(struct session *s, struct hop_record *h, struct vm *dst, const char *status,
                    struct vqh_err *err)
 {
@@ -71,7 +80,14 @@ bool postcopy_poll(struct session *s, struct hop_record *h, struct vm *dst, cons
     case 1:
         if (strcmp(status, "postcopy-active"))
             return true;
-        /* At once: the guest's RAM is mostly zero pages, which postcopy sends in no time. */
+        /* Not before the guest runs on the destination: until then the destination's main thread
+         * is still loading the device state the source packaged at the switch, and a channel
+         * broken under that load is fatal there (the destination exits) where it would be
+         * recoverable a moment later (postcopy-paused). The source reports postcopy-active as it
+         * sends the package, so reacting to its event at once broke the channel too early. Then
+         * at once: postcopy sends the guest's RAM, mostly zero pages, quickly. */
+        if (!postcopy_dst_running(s, dst))
+            return true;
         hop_cur.pc_phase = 2;
         snprintf(h->jobs, sizeof(h->jobs), "postcopy=paused");
         return hop_qmp_ok(s, s->vm, "migrate-pause", NULL, err);
@@ -95,7 +111,11 @@ bool postcopy_poll(struct session *s, struct hop_record *h, struct vm *dst, cons
         if (!p)
             return false;
         snprintf(uri, sizeof(uri), "unix:%s", p);
-        hop_evidence(s, dst, h, "destination in postcopy-paused, before migrate-recover");
+        /* Without the block graph: a paused destination's iothread may sit in a fault on a page
+         * that cannot come until the recovery, holding its AioContext, and query-named-block-nodes
+         * waits for that AioContext on the main thread (QEMU 7.2): the monitor would hang and
+         * migrate-recover never run. */
+        hop_evidence_nodes(s, dst, h, "destination in postcopy-paused, before migrate-recover", false);
         hop_cur.pc_phase = 3;
         snprintf(h->jobs, sizeof(h->jobs), "postcopy=paused,recovered");
         return hop_qmp_ok(s, dst, "migrate-recover", json_pack("{s:s}", "uri", uri), err) &&

@@ -13,6 +13,13 @@
  * leaves so little dirty after it that even 1 ms of downtime covers the rest, and precopy ends
  * before any mode had a second pass to act in. */
 #define MODES_HOLD_FIRST_BANDWIDTH (128ll << 20)
+/* Postcopy's first pass slower still. QEMU decides at the dirty-bitmap sync that ends a pass, in
+ * the migration thread, whether what is dirty fits bandwidth x downtime-limit; if it does, the hop
+ * completes in precopy there and then, before any migrate-start-postcopy could land (a CI run saw
+ * it at 128 MiB/s). At 32 MiB/s the first pass lasts about a second, the guest's I/O alone (its
+ * read buffers, written by the device and logged as dirty whatever the TCG TLB does) dirties
+ * hundreds of pages in it, and 1 ms of a 32 MiB/s stream is 8 pages. */
+#define MODES_HOLD_FIRST_BANDWIDTH_POSTCOPY (32ll << 20)
 
 static bool modes_set(struct session *s, struct vm *v, const char *param, json_int_t value, struct vqh_err *err)
 {
@@ -40,8 +47,10 @@ bool modes_begin(struct session *s, struct vm *src, struct hop_record *h, struct
     json_decref(r);
     if (!modes_set(s, src, "downtime-limit", MODES_HOLD_DOWNTIME_MS, err))
         return false;
-    m->capped = m->saved_bandwidth > MODES_HOLD_FIRST_BANDWIDTH;
-    if (m->capped && !modes_set(s, src, "max-bandwidth", MODES_HOLD_FIRST_BANDWIDTH, err))
+    json_int_t first = (h->modes.asked & HOP_MODE_POSTCOPY) ? MODES_HOLD_FIRST_BANDWIDTH_POSTCOPY
+                                                            : MODES_HOLD_FIRST_BANDWIDTH;
+    m->capped = m->saved_bandwidth > first;
+    if (m->capped && !modes_set(s, src, "max-bandwidth", first, err))
         return false;
     m->holding = true;
     m->since_ms = clock_now_ms();

@@ -264,38 +264,10 @@ int harness_tool(const char *const args[], const char *out_path, int timeout_ms)
     return WEXITSTATUS(st);
 }
 
-bool harness_no_qemu_left(void)
-{
-    /* Read /proc directly: a pgrep that is missing or fails must not pass for "none left".
-     * Ours are the QEMUs whose command line names our scratch directory (their sockets). */
-    DIR *d = opendir("/proc");
-    struct dirent *e;
-    bool none = true;
-    if (!d)
-        return false;
-    while (none && (e = readdir(d))) {
-        char path[64], buf[8192];
-        if (e->d_name[0] < '1' || e->d_name[0] > '9')
-            continue;
-        snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
-        FILE *f = fopen(path, "re");
-        if (!f)
-            continue; /* gone meanwhile */
-        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-        const char *base = strrchr(buf, '/');
-        if (strncmp(base ? base + 1 : buf, "qemu-system-", 12))
-            continue;
-        for (size_t i = 0; i < n; i += strlen(buf + i) + 1)
-            if (strstr(buf + i, harness_dir()))
-                none = false;
-    }
-    closedir(d);
-    return none;
-}
-
-bool harness_nothing_left(char *who, size_t len)
+/* Read /proc directly: a pgrep that is missing or fails must not pass for "none left". Ours are
+ * the processes (only QEMUs when qemu_only) whose command line names our scratch directory; the
+ * first one found is named in who. */
+static bool harness_scan_proc(bool qemu_only, char *who, size_t len)
 {
     DIR *d = opendir("/proc");
     struct dirent *e;
@@ -313,13 +285,27 @@ bool harness_nothing_left(char *who, size_t len)
         size_t n = fread(buf, 1, sizeof(buf) - 1, f);
         fclose(f);
         buf[n] = '\0';
+        const char *base = strrchr(buf, '/');
+        if (qemu_only && strncmp(base ? base + 1 : buf, "qemu-system-", 12))
+            continue;
         for (size_t i = 0; i < n && none; i += strlen(buf + i) + 1) {
             if (strstr(buf + i, harness_dir())) {
                 none = false;
-                snprintf(who, len, "pid %s (%s)", e->d_name, buf);
+                if (len)
+                    snprintf(who, len, "pid %s (%s)", e->d_name, buf);
             }
         }
     }
     closedir(d);
     return none;
+}
+
+bool harness_no_qemu_left(void)
+{
+    return harness_scan_proc(true, NULL, 0);
+}
+
+bool harness_nothing_left(char *who, size_t len)
+{
+    return harness_scan_proc(false, who, len);
 }

@@ -109,6 +109,29 @@ static json_t *hp_guest_slot(struct session *s, int psn, json_t **reply, struct 
     return NULL;
 }
 
+/* Ask the guest about slot port until it has acted or HOTPLUG_ACK_TIMEOUT_MS pass: a plug
+ * (unplugs_before < 0) when the slot is no longer empty; an unplug when it is empty again and its
+ * unplug count has passed unplugs_before. The slot's reply (owned by *reply) and its state; NULL
+ * when the guest did not answer. */
+static json_t *hp_wait_slot(struct session *s, int port, json_int_t unplugs_before, json_t **reply,
+                            const char **state, struct vqh_err *err)
+{
+    json_t *slot = NULL;
+    for (int64_t end = clock_now_ms() + HOTPLUG_ACK_TIMEOUT_MS;;) {
+        json_decref(*reply);
+        slot = hp_guest_slot(s, port, reply, err);
+        if (!slot)
+            return NULL;
+        *state = json_string_value(json_object_get(slot, "state")) ?: "?";
+        bool empty = !strcmp(*state, WIRE_SLOT_EMPTY);
+        bool done = unplugs_before < 0 ? !empty
+                                       : empty && json_integer_value(json_object_get(slot, "unplugs")) > unplugs_before;
+        if (done || clock_now_ms() > end)
+            return slot;
+        chan_pump(s->chan, HOTPLUG_POKE_MS);
+    }
+}
+
 static int64_t hp_ms_since(int64_t t0)
 {
     return clock_now_ms() - t0;
@@ -176,18 +199,9 @@ static bool hotplug_plug(struct session *s, struct hop_record *h, struct vqh_err
     s->hot_plugged++;
     s->hot_plugs++;
     /* The guest polls its slots itself; `hotplug` makes it look now and tells what it did. */
-    json_t *reply = NULL, *slot = NULL;
+    json_t *reply = NULL;
     const char *state = "?";
-    for (int64_t end = clock_now_ms() + HOTPLUG_ACK_TIMEOUT_MS;;) {
-        json_decref(reply);
-        slot = hp_guest_slot(s, port, &reply, err);
-        if (!slot)
-            break;
-        state = json_string_value(json_object_get(slot, "state")) ?: "?";
-        if (strcmp(state, WIRE_SLOT_EMPTY) || clock_now_ms() > end)
-            break;
-        chan_pump(s->chan, HOTPLUG_POKE_MS);
-    }
+    json_t *slot = hp_wait_slot(s, port, -1, &reply, &state, err);
     h->hotplug_ms = hp_ms_since(t0);
     const char *serial = json_string_value(json_object_get(slot, "serial")) ?: "";
     const char *role = json_string_value(json_object_get(slot, "role")) ?: "";
@@ -251,17 +265,7 @@ static bool hotplug_unplug(struct session *s, struct hop_record *h, struct vqh_e
      * off, which is when QEMU removes the device. */
     const char *state = "?";
     reply = NULL;
-    for (int64_t end = clock_now_ms() + HOTPLUG_ACK_TIMEOUT_MS;;) {
-        json_decref(reply);
-        slot = hp_guest_slot(s, port, &reply, err);
-        if (!slot)
-            break;
-        state = json_string_value(json_object_get(slot, "state")) ?: "?";
-        if ((!strcmp(state, WIRE_SLOT_EMPTY) && json_integer_value(json_object_get(slot, "unplugs")) > unplugs_before) ||
-            clock_now_ms() > end)
-            break;
-        chan_pump(s->chan, HOTPLUG_POKE_MS);
-    }
+    slot = hp_wait_slot(s, port, unplugs_before, &reply, &state, err);
     json_t *last = json_object_get(slot, "last");
     const char *serial = json_string_value(json_object_get(last, "serial")) ?: "";
     bool acked = slot && !strcmp(state, WIRE_SLOT_EMPTY) && !strcmp(serial, h->hotplug_serial);

@@ -1,6 +1,8 @@
 # vqhammer: `make` builds everything into build/; `make test`, `make run`, `make bench`.
 # Every target that needs packages runs the dependency step first (tools/deps.sh).
 
+# The id-stamp rule below comes before `all`: name the goal, or a bare `make` builds one object.
+.DEFAULT_GOAL := all
 BUILD   := build
 V       ?= 0
 Q       := $(if $(filter 1,$(V)),,@)

@@ -7,6 +7,7 @@
 #include "apic.h"
 #include "blockfmt.h"
 #include "cmdline.h"
+#include "dirtier.h"
 #include "console.h"
 #include "cpu.h"
 #include "memory.h"
@@ -368,6 +369,19 @@ static void stress_cmd_tlb(const struct cmdline *c)
     report_send(&m);
 }
 
+/* dirty pages=N: keep N pages of guest memory dirty (0: stop; kernel/dirtier.h). */
+static void stress_cmd_dirty(const struct cmdline *c)
+{
+    uint64_t pages = 0;
+    bool ok = cmdline_u64(c, "pages", &pages);
+    uint32_t now = ok ? dirtier_set(pages > DIRTIER_MAX_PAGES ? DIRTIER_MAX_PAGES : (uint32_t)pages) : 0;
+    struct msg m;
+    stress_reply_begin(&m, WIRE_CMD_DIRTY, ok && (now > 0 || pages == 0));
+    msg_u64(&m, "pages", now);
+    msg_u64(&m, "sweeps", dirtier_sweeps());
+    report_send(&m);
+}
+
 /* The final-state table, as runs of blocks (kernel/expect.h text form), many per message. */
 static void stress_cmd_state(void)
 {
@@ -444,6 +458,8 @@ static void stress_command(const char *line)
         stress_cmd_state();
     } else if (!strcmp(c.word, WIRE_CMD_TLB)) {
         stress_cmd_tlb(&c);
+    } else if (!strcmp(c.word, WIRE_CMD_DIRTY)) {
+        stress_cmd_dirty(&c);
     } else if (!strcmp(c.word, WIRE_CMD_RESET)) {
         stress_cmd_reset(&c);
     } else if (!strcmp(c.word, WIRE_CMD_HOTPLUG)) {
@@ -451,7 +467,7 @@ static void stress_command(const char *line)
     } else {
         stress_reply_begin(&m, c.word, false);
         msg_str(&m, "error", "unknown command; known: verify [sample=N], quiesce, resume, report, epoch epoch=N, finish, state, "
-                               "tlb refresh=on|off, reset [disk=N] [queue=Q], hotplug");
+                               "tlb refresh=on|off, dirty pages=N, reset [disk=N] [queue=Q], hotplug");
         report_send(&m);
     }
 }
@@ -476,6 +492,7 @@ static void stress_control(void)
         stress_reset_tick(now);
         stress_hotplug_tick(now);
     }
+    dirtier_tick(now);
     /* Commands nest no deeper than one: a command's own waits keep the load going but do not
      * read further commands until it has replied. */
     if (!in_command && console_poll_line(cmd_line, sizeof(cmd_line))) {

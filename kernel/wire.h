@@ -109,6 +109,10 @@ enum wire_verdict {
 #define WIRE_CMD_TLB "tlb"         /* refresh=on|off: reload CR3 at every refresh point (only with
                                         tlb_refresh=auto; see kernel/tlb.h); reply has refresh
                                         (now in effect) and host_controlled */
+#define WIRE_CMD_DIRTY "dirty"     /* pages=N: write a word into each of N pages of guest memory,
+                                        a sweep every 250 ms, until pages=0 (kernel/dirtier.h);
+                                        reply has pages (now dirtied; ok false if none could be
+                                        taken) and sweeps */
 #define WIRE_CMD_STATE "state"       /* dump the expected-state table (for verify-image): replies
                                         with cmd "state" (runs), then one WIRE_REPLY_STATE_END */
 #define WIRE_REPLY_STATE_END "state_end" /* the last reply to `state`: runs = how many were sent */

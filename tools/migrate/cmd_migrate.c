@@ -147,7 +147,8 @@ static bool loop_check(struct session *s, struct hop_record *h, uint64_t seq_don
      * both were taken. The guest takes its epoch while the host asks QEMU about the device and
      * the block graph. */
     uint64_t epoch_after;
-    snprintf(line, sizeof(line), "%sepoch epoch=%d\n", h->tlb_refresh ? "tlb refresh=off\n" : "", h->index);
+    snprintf(line, sizeof(line), "%s%sepoch epoch=%d\n", h->tlb_refresh ? "tlb refresh=off\n" : "",
+             modes_dirtier_off_line(h), h->index);
     if (!heartbeat_send(s, v, line, &epoch_after, &err) || !health_block(s, v, &err) || !health_virtio(s, v, &err) ||
         !blockgraph_check(v->qmp, s->o, s->ndisks, s->disk_ptrs, v->label, s->o->qmp_timeout_ms, &err) ||
         !nbd_server_alive(s->nbd, &err)) {
@@ -329,6 +330,14 @@ static bool loop_hop(struct session *s, int index, uint64_t *rng)
     /* The guest's TLB workaround, only where the known TCG bug can bite (knownbug.h). */
     h->tcg_dirty_exposed = knownbug_tcg_dirty_exposed(s, src, dst);
     if (h->tcg_dirty_exposed && loop_vm_running(s, src) && !knownbug_tlb(s, src, true, &h->tlb_refresh, &err)) {
+        json_decref(ops_before);
+        session_fail(s, VERDICT_FAIL, "hop %d: %s", index, err.msg);
+        prestart_drop(s, dst);
+        return false;
+    }
+    /* Memory kept dirty, so a hop asked for postcopy, xbzrle or auto-converge cannot converge
+     * in its first pass (modes.h). */
+    if (loop_vm_running(s, src) && !modes_dirtier_on(s, src, h, &err)) {
         json_decref(ops_before);
         session_fail(s, VERDICT_FAIL, "hop %d: %s", index, err.msg);
         prestart_drop(s, dst);

@@ -29,6 +29,7 @@ struct hop_modes {
     uint64_t xbzrle_cache_hits;   /* xbzrle-cache.cache-hit (QEMU 8.0 on; 7.2 lacks it) */
     uint64_t xbzrle_pages;        /* xbzrle-cache.pages: pages sent as deltas to a cached copy */
     int throttle_max;             /* highest cpu-throttle-percentage seen (auto-converge) */
+    uint32_t dirtied_pages;       /* the guest kept this many pages dirty during the hop (modes.h) */
 };
 
 enum hop_mode {

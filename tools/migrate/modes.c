@@ -29,14 +29,41 @@ static bool modes_set(struct session *s, struct vm *v, const char *param, json_i
     return r != NULL;
 }
 
+static unsigned modes_asked(const struct vqh_opts *o, const struct hop_record *h)
+{
+    if (h->kind != HOP_MIGRATE) /* a break-off hop is about the break-off */
+        return 0;
+    return (o->postcopy ? HOP_MODE_POSTCOPY : 0) | (o->multifd ? HOP_MODE_MULTIFD : 0) |
+           (o->xbzrle ? HOP_MODE_XBZRLE : 0) | (o->auto_converge ? HOP_MODE_AUTO_CONVERGE : 0);
+}
+
+bool modes_dirtier_on(struct session *s, struct vm *src, struct hop_record *h, struct vqh_err *err)
+{
+    if (!(modes_asked(s->o, h) & MODES_NEED_PASSES))
+        return true;
+    char line[48];
+    json_t *reply = NULL;
+    snprintf(line, sizeof(line), "dirty pages=%d\n", MODES_DIRTY_PAGES);
+    if (!chan_command(s->chan, src, line, "dirty", MODES_DIRTY_TIMEOUT_MS, &reply, err))
+        return false;
+    h->modes.dirtied_pages = (uint32_t)json_integer_value(json_object_get(reply, "pages"));
+    if (!json_is_true(json_object_get(reply, "ok")))
+        status_event(&s->status, "hop %d: the guest could spare no memory to keep dirty (%s)", h->index,
+                     json_string_value(json_object_get(reply, "error")) ?: "a guest older than this vqhammer?");
+    json_decref(reply);
+    return true;
+}
+
+const char *modes_dirtier_off_line(const struct hop_record *h)
+{
+    return h->modes.dirtied_pages ? "dirty pages=0\n" : "";
+}
+
 bool modes_begin(struct session *s, struct vm *src, struct hop_record *h, struct modes_hold *m, struct vqh_err *err)
 {
     const struct vqh_opts *o = s->o;
     memset(m, 0, sizeof(*m));
-    if (h->kind != HOP_MIGRATE) /* a break-off hop is about the break-off */
-        return true;
-    h->modes.asked = (o->postcopy ? HOP_MODE_POSTCOPY : 0) | (o->multifd ? HOP_MODE_MULTIFD : 0) |
-                     (o->xbzrle ? HOP_MODE_XBZRLE : 0) | (o->auto_converge ? HOP_MODE_AUTO_CONVERGE : 0);
+    h->modes.asked = modes_asked(o, h);
     if (!(h->modes.asked & MODES_NEED_PASSES))
         return true;
     json_t *r = qmp_cmd(src->qmp, "query-migrate-parameters", NULL, o->qmp_timeout_ms, err);

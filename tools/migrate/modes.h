@@ -19,6 +19,8 @@
 #include "session.h"
 
 #define MODES_HOLD_MS 15000
+#define MODES_DIRTY_PAGES 2048 /* 8 MiB, a sweep every 250 ms: 32 MiB/s */
+#define MODES_DIRTY_TIMEOUT_MS 30000
 
 struct modes_hold {
     bool holding;            /* downtime-limit lowered on the source */
@@ -28,6 +30,14 @@ struct modes_hold {
     int64_t since_ms;
     bool postcopy_sent;
 };
+
+/* Before the hop, on a running source: a hop that asks for a mode needing passes has the guest
+ * keep MODES_DIRTY_PAGES pages dirty (kernel/dirtier.h) until the hop's checks send `dirty
+ * pages=0` (modes_dirtier_off_line). False only if the guest does not answer; a guest that can
+ * spare no memory is noted (the hop may then not exercise its mode, and says so). */
+bool modes_dirtier_on(struct session *s, struct vm *src, struct hop_record *h, struct vqh_err *err);
+/* The line that stops it after the hop ("" if it was not started). */
+const char *modes_dirtier_off_line(const struct hop_record *h);
 
 /* Before `migrate`: what this hop asks for (h->modes.asked), and the hold where needed. */
 bool modes_begin(struct session *s, struct vm *src, struct hop_record *h, struct modes_hold *m,

@@ -64,11 +64,12 @@ static json_t *modes_names(unsigned bits)
 /* What each migration mode asked for did on this hop: the evidence that it was exercised. */
 static json_t *modes_json(const struct hop_modes *m)
 {
-    return json_pack("{s:o, s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:i}", "asked", modes_names(m->asked), "proven",
+    return json_pack("{s:o, s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:i, s:i}", "asked", modes_names(m->asked), "proven",
                      modes_names(m->proven), "unexercised", modes_names(m->asked & ~m->proven), "postcopy_active",
                      m->postcopy_active, "postcopy_requests", ju64(m->postcopy_requests), "multifd_bytes",
                      ju64(m->multifd_bytes), "xbzrle_cache_hits", ju64(m->xbzrle_cache_hits), "xbzrle_pages",
-                     ju64(m->xbzrle_pages), "throttle_max", m->throttle_max);
+                     ju64(m->xbzrle_pages), "throttle_max", m->throttle_max, "dirtied_pages",
+                     (int)m->dirtied_pages);
 }
 
 static json_t *hop_json(const struct hop_record *h)

@@ -263,7 +263,10 @@ static void case_run(void **state)
         char why[CX_ERR_MAX];
         if (!cx_check(c->checks[i].expr, &ctx, why, sizeof(why))) {
             case_show_output(c);
-            fail_msg("%s:%d: [%s] %s: %s", c->path, c->checks[i].line, c->name, c->checks[i].text, why);
+            const char *verdict = json_string_value(json_object_get(cur.doc, "verdict"));
+            fail_msg("%s:%d: [%s] %s: %s%s%s%s%s%s", c->path, c->checks[i].line, c->name, c->checks[i].text, why,
+                     verdict ? " (the run: " : "", verdict ?: "", verdict ? ", " : "",
+                     verdict ? json_string_value(json_object_get(cur.doc, "reason")) ?: "" : "", verdict ? ")" : "");
         }
     }
 }

@@ -5,7 +5,8 @@
 # FAIL and ERROR verdicts. On a healthy QEMU every one of them is a false alarm: the goal is 0.
 # A figure, not a test. Environment: SOAK_HOPS, SOAK_QEMU (a QEMU binary), SOAK_LOCK (a lock file
 # taken around each run, for machines shared with other QEMU workloads), SOAK_DIR (where each
-# run's --json and output go; default a new directory under $TMPDIR or /tmp).
+# run's --json and output go; default a new directory under $TMPDIR or /tmp), SOAK_SEED (the first
+# run's seed, default 1; each next run takes the next one).
 set -eu
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -26,7 +27,7 @@ uefi-plain-cancel-kill --boot uefi --migrations 20 --cancel-every 4 --kill-dst-e
 MIX
 }
 
-hops=0 runs=0 fails=0 errors=0 unexercised=0 seed=1
+hops=0 runs=0 fails=0 errors=0 unexercised=0 seed=${SOAK_SEED:-1}
 start=$(date -u +%Y-%m-%dT%H:%MZ)
 while [ "$hops" -lt "$want" ]; do
     mix > "$dir/mix.txt"

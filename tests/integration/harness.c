@@ -60,7 +60,8 @@ static void harness_rm_rf(const char *path)
 
 void harness_cleanup(void)
 {
-    if (scratch[0])
+    /* VQH_KEEP keeps every case's directory (README), so their parent stays too. */
+    if (scratch[0] && !getenv("VQH_KEEP"))
         harness_rm_rf(scratch);
     scratch[0] = 0;
 }

@@ -1,7 +1,9 @@
 /*
  * test_knownbug.c: the known TCG dirty-tracking bug is expected exactly where it can bite: under
  * TCG, when either QEMU of a hop is older than 9.0 (or its version is unknown), never under KVM;
- * and the hop's QEMUs are named the way the verdict names them.
+ * and the hop's QEMUs are named the way the verdict names them; a guest that reports bad data
+ * after such a hop gets that hop named as the suspect, unless the run injected the fault or a
+ * cause is already known.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -58,11 +60,45 @@ static void test_versions_named(void **state)
     assert_non_null(strstr(KNOWNBUG_TCG_DIRTY, "03bfc2188f06"));
 }
 
+static void test_suspect_is_the_last_hop_that_moved_the_guest(void **state)
+{
+    (void)state;
+    struct vqh_opts o;
+    struct session s;
+    struct hop_record hops[3];
+    memset(&o, 0, sizeof(o));
+    memset(&s, 0, sizeof(s));
+    memset(hops, 0, sizeof(hops));
+    s.o = &o;
+    s.result.hops = hops;
+    s.result.nhops = 3;
+    strcpy(hops[0].status, "completed");
+    strcpy(hops[1].status, "completed");
+    strcpy(hops[2].status, "cancelled"); /* the guest stayed on hop 2's destination */
+    hops[1].tcg_dirty_exposed = true;
+    assert_ptr_equal(knownbug_suspect_hop(&s), &hops[1]);
+    strcpy(o.inject, "none");
+    assert_ptr_equal(knownbug_suspect_hop(&s), &hops[1]);
+    hops[1].tcg_dirty_exposed = false; /* hop 1 was exposed, but hop 2 moved the guest last */
+    hops[0].tcg_dirty_exposed = true;
+    assert_null(knownbug_suspect_hop(&s));
+    hops[1].tcg_dirty_exposed = true;
+    strcpy(o.inject, "overwrite-block"); /* the cause is known */
+    assert_null(knownbug_suspect_hop(&s));
+    strcpy(o.inject, "");
+    strcpy(s.result.fault, "qemu"); /* already named (--check-ram found the pages) */
+    assert_null(knownbug_suspect_hop(&s));
+    s.result.fault[0] = 0;
+    s.result.nhops = 0; /* before any hop: nothing to suspect */
+    assert_null(knownbug_suspect_hop(&s));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exposure_by_version_and_accel),
         cmocka_unit_test(test_versions_named),
+        cmocka_unit_test(test_suspect_is_the_last_hop_that_moved_the_guest),
     };
     return cmocka_run_group_tests_name("knownbug", tests, NULL, NULL);
 }

@@ -28,6 +28,22 @@
 #define QUIESCE_TIMEOUT_MS 60000
 #define FINISH_TIMEOUT_MS 600000
 
+/* The guest failed after hop h: if the hop moved it, diagnose before the evidence kills QEMU. */
+static void loop_guest_failed(struct session *s, struct hop_record *h)
+{
+    if (h && !strcmp(h->status, "completed"))
+        hopdiag_guest_failed(s, h, s->vm);
+}
+
+/* The guest's data or rings went wrong: if the last hop that moved it ran where QEMU loses guest
+ * writes, say so, with the reproducer that tells (knownbug_suspect_hop). */
+static void loop_guest_suspect(struct session *s)
+{
+    struct hop_record *h = knownbug_suspect_hop(s);
+    if (h)
+        hopdiag_guest_failed(s, h, s->vm);
+}
+
 /* Any guest error report fails the run at once, naming the first one. */
 static bool loop_guest_clean(struct session *s)
 {
@@ -37,6 +53,7 @@ static bool loop_guest_clean(struct session *s)
     session_fail(s, VERDICT_FAIL, "the guest reported %llu error(s); first: %.380s",
                  (unsigned long long)s->chan->errors, first ? first : "?");
     free(first);
+    loop_guest_suspect(s);
     return false;
 }
 
@@ -61,13 +78,6 @@ static bool loop_idle(struct session *s, int ms)
         }
     }
     return true;
-}
-
-/* The guest failed after hop h: if the hop moved it, diagnose before the evidence kills QEMU. */
-static void loop_guest_failed(struct session *s, struct hop_record *h)
-{
-    if (h && !strcmp(h->status, "completed"))
-        hopdiag_guest_failed(s, h, s->vm);
 }
 
 /* A guest command that must succeed (after hop h, NULL before any); the reply is kept in *reply
@@ -176,6 +186,7 @@ static bool loop_check(struct session *s, struct hop_record *h, uint64_t seq_don
     if (!ok || !health_rings(s, v, reply, &err)) {
         session_fail(s, VERDICT_FAIL, "hop %d: %s", h->index, ok ? err.msg : "the guest could not drain its queues (requests stuck)");
         json_decref(reply);
+        loop_guest_suspect(s);
         if (!ok)
             session_evidence_vm(s, v, "requests stuck at quiesce");
         return false;

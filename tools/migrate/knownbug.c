@@ -32,6 +32,18 @@ void knownbug_describe(const struct session *s, const struct vm *src, const stru
         snprintf(buf, cap, "QEMU %s -> %s under %s", a, b, s->accel ? s->accel : "?");
 }
 
+struct hop_record *knownbug_suspect_hop(struct session *s)
+{
+    const struct vqh_opts *o = s->o;
+    struct hop_record *last = NULL;
+    if (s->result.fault[0] || (o->inject[0] && strcmp(o->inject, "none")))
+        return NULL;
+    for (int i = 0; i < s->result.nhops; i++)
+        if (!strcmp(s->result.hops[i].status, "completed"))
+            last = &s->result.hops[i];
+    return last && last->tcg_dirty_exposed ? last : NULL;
+}
+
 bool knownbug_tlb(struct session *s, struct vm *v, bool on, bool *active, struct vqh_err *err)
 {
     json_t *reply = NULL;

@@ -23,6 +23,12 @@ bool knownbug_tcg_dirty_exposed(const struct session *s, const struct vm *src, c
 /* "QEMU 7.2.22 -> 10.0.2 under TCG" into buf. */
 void knownbug_describe(const struct session *s, const struct vm *src, const struct vm *dst, char *buf,
                        size_t cap);
+/* The guest reported bad data or its rings disagree with QEMU's: the last hop that moved it, if
+ * that hop ran where QEMU loses guest writes (a stale page of a buffer, a ring or a table looks
+ * exactly like that), so the verdict can name the suspect and the reproducer add --check-ram,
+ * which tells lost memory from a guest fault. NULL after an injection (its cause is known), once
+ * a fault is named, or when no such hop ran. */
+struct hop_record *knownbug_suspect_hop(struct session *s);
 /* `tlb refresh=on|off` to the guest through v; true when the guest confirmed. *active tells whether
  * refreshing is now in effect (false when the guest's tlb_refresh=off overrides the host). */
 bool knownbug_tlb(struct session *s, struct vm *v, bool on, bool *active, struct vqh_err *err);

@@ -151,12 +151,35 @@ static void test_reach_options(void **state)
     /* A list option is its flag once per item (the i-th --disk-graph is disk i's). */
     struct lab_opt two = {"disk_graph", "qcow2\nraw,align=4096"};
     char buf[512], *argv[16];
-    assert_int_equal(lab_opt_argv(&two, buf, sizeof(buf), argv, 16), 4);
+    assert_int_equal(lab_opt_argv(&two, "/w", buf, sizeof(buf), argv, 16), 4);
     assert_string_equal(argv[0], "--disk-graph");
     assert_string_equal(argv[1], "qcow2");
     assert_string_equal(argv[2], "--disk-graph");
     assert_string_equal(argv[3], "raw,align=4096");
     assert_null(argv[4]);
+}
+
+/* `disks`: the lab's scratch disks beside the attempt's report, so per-disk graphs can be given. */
+static void test_disks(void **state)
+{
+    (void)state;
+    struct lab_matrix m;
+    struct vqh_err err = {0};
+    if (!lab_matrix_load(&m, write_file("disks.yaml",
+                                        "name: d\n"
+                                        "builds: [{name: b, qemu: /q/b}]\n"
+                                        "axes: {iothreads: 2, storage: two}\n"
+                                        "storage:\n"
+                                        "  two: {disks: 2, disk_graph: [\"qcow2,iothread=0,throttle=tg:iops=500\",\n"
+                                        "                               \"raw,align=4096,iothread=1,throttle=tg:iops=500\"]}\n"),
+                         0, &err))
+        fail_msg("%s", err.msg);
+    char line[4096];
+    cell_opts_line(&m, "b+pc-q35-7.2+pvh+smp2+q4+io2+two+default+default", line, sizeof(line));
+    assert_string_equal(line, "--disk /w/disk0.img --disk /w/disk1.img --disk-overwrite "
+                              "--disk-graph qcow2,iothread=0,throttle=tg:iops=500 "
+                              "--disk-graph raw,align=4096,iothread=1,throttle=tg:iops=500");
+    lab_matrix_free(&m);
 }
 
 static void test_seeds(void **state)
@@ -242,6 +265,11 @@ static void test_errors(void **state)
     expect_error("name: x\ndefaults: {nbd_chaos: \"4000:8000\"}\n", "1: cell ", "add --disk-graph nbd");
     expect_error("name: x\ndefaults: {hotplug_slots: 1, hotplug_every: 1, disk_graph: nbd}\n", "1: cell ",
                  "exclude rule");
+    expect_error("name: x\ndefaults: {disks: 9}\n", "2: key 'disks'", "1..8");
+    expect_error("name: x\naxes: {boot: uefi}\ndefaults: {disks: 8}\n", "1: cell ", "at most 7 data disks");
+    expect_error("name: x\ndefaults: {disks: 2, hotplug_slots: 7}\n", "1: cell ", "use --hotplug-slots 6 or fewer");
+    expect_error("name: x\ndefaults: {disks: 2, disk_graph: [raw, qcow2, nbd]}\n", "1: cell ",
+                 "--disk-graph given 3 times for 2 data disk(s)");
 }
 
 static void test_pick(void **state)
@@ -298,7 +326,7 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_expand), cmocka_unit_test(test_reach_options), cmocka_unit_test(test_seeds), cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_expand), cmocka_unit_test(test_reach_options), cmocka_unit_test(test_disks), cmocka_unit_test(test_seeds), cmocka_unit_test(test_errors),
         cmocka_unit_test(test_pick), cmocka_unit_test(test_shipped),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

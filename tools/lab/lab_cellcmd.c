@@ -2,6 +2,7 @@
 #include "lab.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* splitmix64's finalizer: every input bit reaches every output bit. */
@@ -70,7 +71,7 @@ static void arg_add(struct argbuf *a, const char *fmt, const char *s1, const cha
 }
 
 /* One matrix option as vqhammer arguments, by its kind (lab.h, lab_opt_kind). */
-static void opt_args(struct argbuf *a, const struct lab_opt *o)
+static void opt_args(struct argbuf *a, const struct lab_opt *o, const char *diskdir)
 {
     char kind = lab_opt_kind(o->key);
     if (!kind || !strcmp(o->key, "command"))
@@ -85,6 +86,17 @@ static void opt_args(struct argbuf *a, const struct lab_opt *o)
     } else if (kind == 'b') {
         if (!strcmp(o->value, "true"))
             arg_add(a, "%s%s", flag, "");
+    } else if (kind == 'd') {
+        /* The lab's own scratch disks beside the attempt's report; --disk-overwrite lets the
+         * reproducer run again on them. */
+        int n = atoi(o->value);
+        for (int k = 0; k < n; k++) {
+            char num[12];
+            snprintf(num, sizeof(num), "%d", k);
+            arg_add(a, "--disk%s%s", "", "");
+            arg_add(a, "%s/disk%s.img", diskdir, num);
+        }
+        arg_add(a, "--disk-overwrite%s%s", "", "");
     } else if (kind == 'l') {
         /* A repeatable flag: each item its own --flag (the i-th --disk-graph is disk i's). */
         char items[sizeof(o->value)], *save = NULL;
@@ -99,10 +111,10 @@ static void opt_args(struct argbuf *a, const struct lab_opt *o)
     }
 }
 
-int lab_opt_argv(const struct lab_opt *o, char *buf, size_t cap, char **argv, int max)
+int lab_opt_argv(const struct lab_opt *o, const char *diskdir, char *buf, size_t cap, char **argv, int max)
 {
     struct argbuf a = {buf, cap, 0, argv, 0, max, false};
-    opt_args(&a, o);
+    opt_args(&a, o, diskdir);
     if (a.full)
         return -1;
     argv[a.n] = NULL;
@@ -138,8 +150,15 @@ int lab_cell_argv(const struct lab_matrix *m, const struct lab_cell *c, const ch
     arg_add(&a, "--json%s", "", "");
     arg_add(&a, "%s%s", json, "");
     arg_add(&a, "--quiet%s", "", "");
+    char diskdir[LAB_PATH_MAX];
+    snprintf(diskdir, sizeof(diskdir), "%s", json);
+    char *slash = strrchr(diskdir, '/');
+    if (slash)
+        *slash = 0;
+    else
+        snprintf(diskdir, sizeof(diskdir), ".");
     for (int i = 0; i < c->opts.n; i++)
-        opt_args(&a, &c->opts.o[i]);
+        opt_args(&a, &c->opts.o[i], diskdir);
     if (a.full)
         return -1;
     argv[a.n] = NULL;

@@ -27,6 +27,12 @@ static bool check_argv(const char *command, int argc, char **argv, bool cross, s
     if (ok && cross)
         ok = bg_spec_validate(o, o->ndisks ? o->ndisks : 1, err) && hop_action_validate(o, err) &&
              hotplug_validate(o, err);
+    /* opts_validate's one disk check that needs no file: the ESP takes a disk under UEFI. */
+    if (ok && cross && o->boot == BOOT_UEFI && o->ndisks > OPTS_MAX_DISKS_UEFI) {
+        vqh_err_set(err, "disks: %d with boot uefi: at most %d data disks (the ESP is a virtio-blk disk too)",
+                    o->ndisks, OPTS_MAX_DISKS_UEFI);
+        ok = false;
+    }
     free(o);
     return ok;
 }
@@ -35,7 +41,7 @@ bool lab_mx_check_opt(const struct lab_opt *opt, struct vqh_err *err)
 {
     char buf[1024], *argv[24];
     argv[0] = "migrate";
-    int n = lab_opt_argv(opt, buf, sizeof(buf), argv + 1, 23);
+    int n = lab_opt_argv(opt, "/lab-check", buf, sizeof(buf), argv + 1, 23);
     if (n < 0) {
         vqh_err_set(err, "too long");
         return false;

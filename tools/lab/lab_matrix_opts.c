@@ -1,5 +1,6 @@
 /* lab_matrix_opts.c: the matrix's option sets, scenarios and builds (vqhammer options a cell may set). */
 #include "lab_matrix_int.h"
+#include "opts.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -27,6 +28,9 @@ static const struct opt_spec opt_specs[] = {
     {"disk_graph", 'l', NULL}, {"nbd_chaos", 's', NULL}, {"hop_actions", 'c', NULL},
     {"hop_mix", 'e', "rotate|random"}, {"hotplug_slots", 'i', NULL}, {"hotplug_every", 'i', NULL},
     {"reset_every", 'i', NULL},
+    /* Not a vqhammer flag: N scratch disks the lab makes per attempt (--disk), for per-disk graphs
+     * and throttle groups shared by disks. */
+    {"disks", 'd', NULL},
 };
 
 static const struct opt_spec *opt_find(const char *key)
@@ -123,6 +127,8 @@ bool lab_mx_parse_optset(struct lab_yaml *y, yaml_node_t *map, const char *what,
         long long num;
         bool flag;
         if ((spec->kind == 'i' || spec->kind == 'm') && !lab_yaml_get_int(y, v, key, 0, 1LL << 40, &num, err))
+            return false;
+        if (spec->kind == 'd' && !lab_yaml_get_int(y, v, key, 1, OPTS_MAX_DISKS, &num, err))
             return false;
         if (spec->kind == 'b' && !lab_yaml_get_bool(y, v, key, &flag, err))
             return false;

@@ -2,6 +2,7 @@
 #include "lab_night.h"
 #include "lab_proc.h"
 
+#include "opts.h"
 #include "report.h"
 
 #include <errno.h>
@@ -127,7 +128,7 @@ static void unlink_path(json_t *rep, const char *key, const char *link, const ch
  * evidence (`vqhammer verify-image`); dropped after a PASS, as vqhammer drops its scratch disk. */
 static void drop_disks(const char *dir)
 {
-    for (int k = 0; k < 8; k++) {
+    for (int k = 0; k < OPTS_MAX_DISKS; k++) {
         char path[LAB_PATH_MAX + 64];
         snprintf(path, sizeof(path), "%s/disk%d.img", dir, k);
         unlink(path);

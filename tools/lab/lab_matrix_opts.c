@@ -8,7 +8,7 @@
 /* The vqhammer options a matrix may set; the lab owns the rest (seed, json, workdir, ...). */
 struct opt_spec {
     const char *key;
-    char kind;             /* lab.h, lab_opt_kind: i, s, b, m, e, l (repeated flag), c (comma list) */
+    char kind;             /* lab.h, lab_opt_kind: i, s, b, m, e, l (repeated flag), c (comma list), d (disks) */
     const char *choices;   /* for e: "a|b|c" */
 };
 
@@ -123,7 +123,7 @@ bool lab_mx_parse_optset(struct lab_yaml *y, yaml_node_t *map, const char *what,
             return false;
         }
         if (v->type != YAML_SEQUENCE_NODE && strchr(val, '\n'))
-            return lab_yaml_fail(y, v, key, err, "a value on one line, please");
+            return lab_yaml_fail(y, v, key, err, "the value holds a line break: give it on one line");
         long long num;
         bool flag;
         if ((spec->kind == 'i' || spec->kind == 'm') && !lab_yaml_get_int(y, v, key, 0, 1LL << 40, &num, err))

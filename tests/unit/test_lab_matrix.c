@@ -92,6 +92,96 @@ static void test_expand(void **state)
     lab_matrix_free(&m);
 }
 
+/* The options of the block-layer scenarios (block graphs, hop actions, hot-plug, resets). */
+static const char reach[] =
+    "name: r\n"
+    "defaults: {migrations: 2}\n"
+    "builds: [{name: b, qemu: /q/b}]\n"
+    "axes:\n"
+    "  storage: [qcow2, nbd]\n"
+    "  hops: [acts, plug, reset]\n"
+    "storage:\n"
+    "  qcow2: {disk_graph: \"qcow2,l2-cache-size=1M,cache-clean-interval=1\"}\n"
+    "  nbd: {disk_graph: [\"nbd,reconnect-delay=5\"], nbd_chaos: \"4000:8000\"}\n"
+    "hops:\n"
+    "  acts: {hop_actions: [paused, backup, werror], hop_mix: random}\n"
+    "  plug: {hotplug_slots: 2, hotplug_every: 1}\n"
+    "  reset: {reset_every: 3, hop_actions: \"commit,late-cancel\"}\n"
+    "exclude:\n"
+    "  - {storage: nbd, hops: plug}\n";
+
+/* The arguments after --quiet (the matrix's options), joined by single spaces. */
+static void cell_opts_line(const struct lab_matrix *m, const char *id, char *line, size_t cap)
+{
+    int i = lab_matrix_find(m, id);
+    if (i < 0)
+        fail_msg("no cell %s", id);
+    char buf[8192], *argv[128];
+    int n = lab_cell_argv(m, &m->cells[i], "vqh", 1, "/w", "/w/r.json", buf, sizeof(buf), argv, 128);
+    assert_true(n > 0);
+    int k = 0;
+    while (k < n && strcmp(argv[k], "--quiet"))
+        k++;
+    line[0] = 0;
+    for (k++; k < n; k++)
+        snprintf(line + strlen(line), cap - strlen(line), "%s%s", line[0] ? " " : "", argv[k]);
+}
+
+static void test_reach_options(void **state)
+{
+    (void)state;
+    struct lab_matrix m;
+    struct vqh_err err = {0};
+    if (!lab_matrix_load(&m, write_file("reach.yaml", reach), 0, &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal(m.ncells, 5);
+    char line[4096];
+    cell_opts_line(&m, "b+pc-q35-7.2+pvh+smp2+q4+io1+qcow2+acts+default", line, sizeof(line));
+    assert_string_equal(line, "--migrations 2 --disk-graph qcow2,l2-cache-size=1M,cache-clean-interval=1 "
+                              "--hop-actions paused,backup,werror --hop-mix random");
+    cell_opts_line(&m, "b+pc-q35-7.2+pvh+smp2+q4+io1+nbd+reset+default", line, sizeof(line));
+    assert_string_equal(line, "--migrations 2 --disk-graph nbd,reconnect-delay=5 --nbd-chaos 4000:8000 "
+                              "--reset-every 3 --hop-actions commit,late-cancel");
+    cell_opts_line(&m, "b+pc-q35-7.2+pvh+smp2+q4+io1+qcow2+plug+default", line, sizeof(line));
+    assert_string_equal(line, "--migrations 2 --disk-graph qcow2,l2-cache-size=1M,cache-clean-interval=1 "
+                              "--hotplug-slots 2 --hotplug-every 1");
+    assert_int_equal(lab_matrix_find(&m, "b+pc-q35-7.2+pvh+smp2+q4+io1+nbd+plug+default"), -1);
+    lab_matrix_free(&m);
+
+    /* A list option is its flag once per item (the i-th --disk-graph is disk i's). */
+    struct lab_opt two = {"disk_graph", "qcow2\nraw,align=4096"};
+    char buf[512], *argv[16];
+    assert_int_equal(lab_opt_argv(&two, "/w", buf, sizeof(buf), argv, 16), 4);
+    assert_string_equal(argv[0], "--disk-graph");
+    assert_string_equal(argv[1], "qcow2");
+    assert_string_equal(argv[2], "--disk-graph");
+    assert_string_equal(argv[3], "raw,align=4096");
+    assert_null(argv[4]);
+}
+
+/* `disks`: the lab's scratch disks beside the attempt's report, so per-disk graphs can be given. */
+static void test_disks(void **state)
+{
+    (void)state;
+    struct lab_matrix m;
+    struct vqh_err err = {0};
+    if (!lab_matrix_load(&m, write_file("disks.yaml",
+                                        "name: d\n"
+                                        "builds: [{name: b, qemu: /q/b}]\n"
+                                        "axes: {iothreads: 2, storage: two}\n"
+                                        "storage:\n"
+                                        "  two: {disks: 2, disk_graph: [\"qcow2,iothread=0,throttle=tg:iops=500\",\n"
+                                        "                               \"raw,align=4096,iothread=1,throttle=tg:iops=500\"]}\n"),
+                         0, &err))
+        fail_msg("%s", err.msg);
+    char line[4096];
+    cell_opts_line(&m, "b+pc-q35-7.2+pvh+smp2+q4+io2+two+default+default", line, sizeof(line));
+    assert_string_equal(line, "--disk /w/disk0.img --disk /w/disk1.img --disk-overwrite "
+                              "--disk-graph qcow2,iothread=0,throttle=tg:iops=500 "
+                              "--disk-graph raw,align=4096,iothread=1,throttle=tg:iops=500");
+    lab_matrix_free(&m);
+}
+
 static void test_seeds(void **state)
 {
     (void)state;
@@ -149,6 +239,37 @@ static void test_errors(void **state)
     expect_error("name: [x\n", "", "not valid YAML");
     expect_error("", "", "empty");
     expect_error("builds:\n  - {name: a}\n", "2: key 'builds'", "needs a name");
+    /* The block-layer options: vqhammer's own checks, with its fix, at the key's line. */
+    expect_error("name: x\nstorage:\n  s: {disk_graph: qcow3}\n", "3: key 'disk_graph'", "unknown item 'qcow3'");
+    expect_error("name: x\nstorage:\n  s: {disk_graph: \"raw,l2-cache-size=1M\"}\n", "3: key 'disk_graph'",
+                 "qcow2 options: add qcow2");
+    expect_error("name: x\nstorage:\n  s: {disk_graph: []}\n", "3: key 'disk_graph'", "an empty list");
+    expect_error("name: x\nstorage:\n  s: {nbd_chaos: \"1000:2000\"}\n", "3: key 'nbd_chaos'",
+                 "MIN must be 4000 ms or more");
+    expect_error("name: x\nstorage:\n  s: {nbd_chaos: soon}\n", "3: key 'nbd_chaos'", "expected MIN_MS:MAX_MS");
+    expect_error("name: x\nhops:\n  h: {hop_actions: [paused, pause]}\n", "3: key 'hop_actions'",
+                 "unknown action 'pause'");
+    expect_error("name: x\nhops:\n  h: {hop_actions: [\"paused,backup\"]}\n", "3: key 'hop_actions'", "holds a ','");
+    expect_error("name: x\nhops:\n  h: {hop_mix: shuffle}\n", "3: key 'hop_mix'", "rotate|random");
+    expect_error("name: x\nhops:\n  h: {hotplug_slots: 99}\n", "3: key 'hotplug_slots'", "--hotplug-slots: bad value '99'");
+    expect_error("name: x\nhops:\n  h: {reset_every: 0}\n", "3: key 'reset_every'", "--reset-every: bad value '0'");
+    expect_error("name: x\ndefaults:\n  multifd: 0\n", "3: key 'multifd'", "--multifd: bad value '0'");
+    /* Combinations vqhammer refuses are refused for the cell, with a way out. */
+    expect_error("name: x\naxes: {hops: acts, caps: pc}\nhops:\n  acts: {hop_actions: paused}\ncaps:\n  pc: {postcopy: true}\n",
+                 "1: cell system+pc-q35-7.2+pvh+smp2+q4+io1+default+acts+pc",
+                 "--hop-actions cannot be combined with --cancel-every, --kill-dst-every, --postcopy");
+    expect_error("name: x\ndefaults: {hotplug_every: 2}\n", "1: cell ", "add --hotplug-slots N");
+    expect_error("name: x\ndefaults: {disk_graph: [raw, qcow2]}\n", "1: cell ",
+                 "--disk-graph given 2 times for 1 data disk(s)");
+    expect_error("name: x\naxes: {iothreads: 1}\ndefaults: {disk_graph: vq-iothreads=2}\n", "1: cell ", "raise --iothreads");
+    expect_error("name: x\ndefaults: {nbd_chaos: \"4000:8000\"}\n", "1: cell ", "add --disk-graph nbd");
+    expect_error("name: x\ndefaults: {hotplug_slots: 1, hotplug_every: 1, disk_graph: nbd}\n", "1: cell ",
+                 "exclude rule");
+    expect_error("name: x\ndefaults: {disks: 9}\n", "2: key 'disks'", "1..8");
+    expect_error("name: x\naxes: {boot: uefi}\ndefaults: {disks: 8}\n", "1: cell ", "at most 7 data disks");
+    expect_error("name: x\ndefaults: {disks: 2, hotplug_slots: 7}\n", "1: cell ", "use --hotplug-slots 6 or fewer");
+    expect_error("name: x\ndefaults: {disks: 2, disk_graph: [raw, qcow2, nbd]}\n", "1: cell ",
+                 "--disk-graph given 3 times for 2 data disk(s)");
 }
 
 static void test_pick(void **state)
@@ -205,7 +326,7 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_expand), cmocka_unit_test(test_seeds), cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_expand), cmocka_unit_test(test_reach_options), cmocka_unit_test(test_disks), cmocka_unit_test(test_seeds), cmocka_unit_test(test_errors),
         cmocka_unit_test(test_pick), cmocka_unit_test(test_shipped),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

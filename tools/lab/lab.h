@@ -93,4 +93,17 @@ int lab_cell_argv(const struct lab_matrix *m, const struct lab_cell *c, const ch
                   uint64_t seed, const char *workdir, const char *json, char *buf, size_t cap,
                   char **argv, int max);
 
+/*
+ * How a matrix option becomes vqhammer arguments (lab_matrix_opts.c): 'i' number and 's' text
+ * (`--key value`), 'b' flag (`--key` when true), 'm' `--key=N`, 'e' one of its choices, 'l' a
+ * list given as the flag once per item (`--disk-graph A --disk-graph B`; items joined by '\n' in
+ * the value), 'c' a comma list (`--hop-actions a,b`), 'd' the lab's N scratch disks (`--disk
+ * DIR/disk0.img ... --disk-overwrite`, DIR the folder of the cell's --json). 0 for a key no cell
+ * may set.
+ */
+char lab_opt_kind(const char *key);
+/* The arguments of one option alone (as lab_cell_argv writes them, scratch disks in diskdir);
+ * -1 when they do not fit. */
+int lab_opt_argv(const struct lab_opt *o, const char *diskdir, char *buf, size_t cap, char **argv, int max);
+
 #endif

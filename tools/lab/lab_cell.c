@@ -2,6 +2,7 @@
 #include "lab_night.h"
 #include "lab_proc.h"
 
+#include "opts.h"
 #include "report.h"
 
 #include <errno.h>
@@ -123,6 +124,17 @@ static void unlink_path(json_t *rep, const char *key, const char *link, const ch
     free(fixed);
 }
 
+/* The matrix's `disks` (lab_cellcmd.c): kept after a FAIL with vqhammer's run directory, as
+ * evidence (`vqhammer verify-image`); dropped after a PASS, as vqhammer drops its scratch disk. */
+static void drop_disks(const char *dir)
+{
+    for (int k = 0; k < OPTS_MAX_DISKS; k++) {
+        char path[LAB_PATH_MAX + 64];
+        snprintf(path, sizeof(path), "%s/disk%d.img", dir, k);
+        unlink(path);
+    }
+}
+
 /* One attempt: the vqhammer child, its report (or an ERROR record when it wrote none). */
 static json_t *run_attempt(const struct lab_matrix *m, const struct lab_cell *c, const char *celldir, int k,
                            uint64_t seed, const struct lab_cell_plan *plan, bool *interrupted)
@@ -169,6 +181,8 @@ static json_t *run_attempt(const struct lab_matrix *m, const struct lab_cell *c,
         unlink_path(rep, "rundir", link, dir);
         unlink_path(rep, "evidence", link, dir);
         json_object_set_new(a, "report", rep);
+        if (!strcmp(v, "PASS"))
+            drop_disks(dir);
         return a;
     }
     json_decref(rep);

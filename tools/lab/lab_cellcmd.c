@@ -2,6 +2,7 @@
 #include "lab.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* splitmix64's finalizer: every input bit reaches every output bit. */
@@ -69,6 +70,57 @@ static void arg_add(struct argbuf *a, const char *fmt, const char *s1, const cha
     a->used += (size_t)len + 1;
 }
 
+/* One matrix option as vqhammer arguments, by its kind (lab.h, lab_opt_kind). */
+static void opt_args(struct argbuf *a, const struct lab_opt *o, const char *diskdir)
+{
+    char kind = lab_opt_kind(o->key);
+    if (!kind || !strcmp(o->key, "command"))
+        return;
+    char flag[40];
+    snprintf(flag, sizeof(flag), "--%s", o->key);
+    for (char *p = flag; *p; p++)
+        if (*p == '_')
+            *p = '-';
+    if (kind == 'm') {
+        arg_add(a, "%s=%s", flag, o->value);
+    } else if (kind == 'b') {
+        if (!strcmp(o->value, "true"))
+            arg_add(a, "%s%s", flag, "");
+    } else if (kind == 'd') {
+        /* The lab's own scratch disks beside the attempt's report; --disk-overwrite lets the
+         * reproducer run again on them. */
+        int n = atoi(o->value);
+        for (int k = 0; k < n; k++) {
+            char num[12];
+            snprintf(num, sizeof(num), "%d", k);
+            arg_add(a, "--disk%s%s", "", "");
+            arg_add(a, "%s/disk%s.img", diskdir, num);
+        }
+        arg_add(a, "--disk-overwrite%s%s", "", "");
+    } else if (kind == 'l') {
+        /* A repeatable flag: each item its own --flag (the i-th --disk-graph is disk i's). */
+        char items[sizeof(o->value)], *save = NULL;
+        snprintf(items, sizeof(items), "%s", o->value);
+        for (char *it = strtok_r(items, "\n", &save); it; it = strtok_r(NULL, "\n", &save)) {
+            arg_add(a, "%s%s", flag, "");
+            arg_add(a, "%s%s", it, "");
+        }
+    } else {
+        arg_add(a, "%s%s", flag, "");
+        arg_add(a, "%s%s", o->value, "");
+    }
+}
+
+int lab_opt_argv(const struct lab_opt *o, const char *diskdir, char *buf, size_t cap, char **argv, int max)
+{
+    struct argbuf a = {buf, cap, 0, argv, 0, max, false};
+    opt_args(&a, o, diskdir);
+    if (a.full)
+        return -1;
+    argv[a.n] = NULL;
+    return a.n;
+}
+
 int lab_cell_argv(const struct lab_matrix *m, const struct lab_cell *c, const char *vqhammer,
                   uint64_t seed, const char *workdir, const char *json, char *buf, size_t cap,
                   char **argv, int max)
@@ -98,25 +150,15 @@ int lab_cell_argv(const struct lab_matrix *m, const struct lab_cell *c, const ch
     arg_add(&a, "--json%s", "", "");
     arg_add(&a, "%s%s", json, "");
     arg_add(&a, "--quiet%s", "", "");
-    for (int i = 0; i < c->opts.n; i++) {
-        const struct lab_opt *o = &c->opts.o[i];
-        if (!strcmp(o->key, "command"))
-            continue;
-        char flag[40];
-        snprintf(flag, sizeof(flag), "--%s", o->key);
-        for (char *p = flag; *p; p++)
-            if (*p == '_')
-                *p = '-';
-        if (!strcmp(o->key, "multifd")) {
-            arg_add(&a, "%s=%s", flag, o->value);
-        } else if (!strcmp(o->value, "true") || !strcmp(o->value, "false")) {
-            if (!strcmp(o->value, "true"))   /* only flag options hold true/false (lab_matrix.c) */
-                arg_add(&a, "%s%s", flag, "");
-        } else {
-            arg_add(&a, "%s%s", flag, "");
-            arg_add(&a, "%s%s", o->value, "");
-        }
-    }
+    char diskdir[LAB_PATH_MAX];
+    snprintf(diskdir, sizeof(diskdir), "%s", json);
+    char *slash = strrchr(diskdir, '/');
+    if (slash)
+        *slash = 0;
+    else
+        snprintf(diskdir, sizeof(diskdir), ".");
+    for (int i = 0; i < c->opts.n; i++)
+        opt_args(&a, &c->opts.o[i], diskdir);
     if (a.full)
         return -1;
     argv[a.n] = NULL;

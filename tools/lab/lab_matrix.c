@@ -211,6 +211,10 @@ static bool expand(struct lab_yaml *y, struct parsed *ps, struct lab_matrix *m, 
             return lab_yaml_fail(y, lab_yaml_root(y), NULL, err, "cell id too long: shorten the names");
         if (keep) {
             c->seed = lab_seed_cell(m->seed, c->id);
+            struct vqh_err why = {0};
+            if (!lab_mx_check_cell(m, c, &why))
+                return lab_yaml_fail(y, lab_yaml_root(y), NULL, err, "cell %s: vqhammer refuses this combination: %s "
+                                     "(change a scenario, or drop such cells with an exclude rule)", c->id, why.msg);
             m->ncells++;
         }
         for (int a = LAB_NAXES - 1; a >= 0; a--) {   /* odometer: the last axis turns fastest */

@@ -23,6 +23,12 @@ bool lab_mx_parse_optset(struct lab_yaml *y, yaml_node_t *map, const char *what,
                          struct vqh_err *err);
 bool lab_mx_parse_scenarios(struct lab_yaml *y, yaml_node_t *map, const char *what, struct scenarios *s,
                             struct vqh_err *err);
+/* One option checked by vqhammer's own parser (ranges, words, --disk-graph SPECs, action lists):
+ * err holds vqhammer's message, which names the flag and the fix. */
+bool lab_mx_check_opt(const struct lab_opt *opt, struct vqh_err *err);
+/* A cell's whole command line through vqhammer's parser and its cross-checks (block graphs, hop
+ * actions, hot-plug): combinations vqhammer would refuse. */
+bool lab_mx_check_cell(const struct lab_matrix *m, const struct lab_cell *c, struct vqh_err *err);
 bool lab_mx_parse_builds(struct lab_yaml *y, yaml_node_t *seq, struct lab_matrix *m, struct vqh_err *err);
 
 #endif

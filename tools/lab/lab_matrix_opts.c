@@ -1,5 +1,6 @@
 /* lab_matrix_opts.c: the matrix's option sets, scenarios and builds (vqhammer options a cell may set). */
 #include "lab_matrix_int.h"
+#include "opts.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -7,7 +8,7 @@
 /* The vqhammer options a matrix may set; the lab owns the rest (seed, json, workdir, ...). */
 struct opt_spec {
     const char *key;
-    char kind;             /* i: number, s: text, b: flag, m: --key=N, e: one of choices */
+    char kind;             /* lab.h, lab_opt_kind: i, s, b, m, e, l (repeated flag), c (comma list), d (disks) */
     const char *choices;   /* for e: "a|b|c" */
 };
 
@@ -22,7 +23,14 @@ static const struct opt_spec opt_specs[] = {
     {"cancel_every", 'i', NULL}, {"kill_dst_every", 'i', NULL}, {"verify", 'e', "full|sample|none"},
     {"verify_sample", 'i', NULL}, {"gap", 's', NULL}, {"migrate_timeout", 'i', NULL},
     {"boot_timeout", 'i', NULL}, {"guest_timeout", 'i', NULL},
-    {"inject", 'e', "abort-src|stop-dst|overwrite-block|ram-diff"}, {"inject_hop", 'i', NULL},
+    {"inject", 's', NULL}, {"inject_hop", 'i', NULL},
+    /* Block graphs, hop actions, hot-plug, resets: the scenarios that reach QEMU's block layer. */
+    {"disk_graph", 'l', NULL}, {"nbd_chaos", 's', NULL}, {"hop_actions", 'c', NULL},
+    {"hop_mix", 'e', "rotate|random"}, {"hotplug_slots", 'i', NULL}, {"hotplug_every", 'i', NULL},
+    {"reset_every", 'i', NULL},
+    /* Not a vqhammer flag: N scratch disks the lab makes per attempt (--disk), for per-disk graphs
+     * and throttle groups shared by disks. */
+    {"disks", 'd', NULL},
 };
 
 static const struct opt_spec *opt_find(const char *key)
@@ -31,6 +39,38 @@ static const struct opt_spec *opt_find(const char *key)
         if (!strcmp(opt_specs[i].key, key))
             return &opt_specs[i];
     return NULL;
+}
+
+char lab_opt_kind(const char *key)
+{
+    const struct opt_spec *spec = opt_find(key);
+    return spec ? spec->kind : 0;
+}
+
+/* A list option: one value, or a YAML list joined with sep ('\n': a flag per item; ',': one flag). */
+static bool get_list(struct lab_yaml *y, yaml_node_t *v, const char *key, char sep, char *out, size_t cap,
+                     struct vqh_err *err)
+{
+    if (v->type != YAML_SEQUENCE_NODE)
+        return lab_yaml_get_str(y, v, key, out, cap, err);
+    size_t used = 0;
+    out[0] = 0;
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+        char item[256];
+        yaml_node_t *n = lab_yaml_node(y, *it);
+        if (!lab_yaml_get_str(y, n, key, item, sizeof(item), err))
+            return false;
+        if (!item[0] || strchr(item, sep))
+            return lab_yaml_fail(y, n, key, err, "list item '%s' is empty or holds a '%s'", item,
+                                 sep == '\n' ? "line break" : ",");
+        int len = snprintf(out + used, cap - used, "%s%s", used ? (sep == ',' ? "," : "\n") : "", item);
+        if (len < 0 || used + (size_t)len >= cap)
+            return lab_yaml_fail(y, v, key, err, "list too long (at most %zu characters in all)", cap - 1);
+        used += (size_t)len;
+    }
+    if (!used)
+        return lab_yaml_fail(y, v, key, err, "an empty list: give at least one value, or drop the key");
+    return true;
 }
 
 bool lab_mx_choice_ok(const char *choices, const char *v)
@@ -75,12 +115,20 @@ bool lab_mx_parse_optset(struct lab_yaml *y, yaml_node_t *map, const char *what,
             return lab_yaml_fail(y, k, key ? key : "?", err,
                                  "not an option a cell may set (in %s; see README, \"The lab\": "
                                  "vqhammer's options with '_' for '-', e.g. run_seconds)", what);
-        char val[256];
-        if (!lab_yaml_get_str(y, v, key, val, sizeof(val), err))
+        char val[sizeof(out->o[0].value)];
+        if (spec->kind == 'l' || spec->kind == 'c') {
+            if (!get_list(y, v, key, spec->kind == 'l' ? '\n' : ',', val, sizeof(val), err))
+                return false;
+        } else if (!lab_yaml_get_str(y, v, key, val, sizeof(val), err)) {
             return false;
+        }
+        if (v->type != YAML_SEQUENCE_NODE && strchr(val, '\n'))
+            return lab_yaml_fail(y, v, key, err, "the value holds a line break: give it on one line");
         long long num;
         bool flag;
         if ((spec->kind == 'i' || spec->kind == 'm') && !lab_yaml_get_int(y, v, key, 0, 1LL << 40, &num, err))
+            return false;
+        if (spec->kind == 'd' && !lab_yaml_get_int(y, v, key, 1, OPTS_MAX_DISKS, &num, err))
             return false;
         if (spec->kind == 'b' && !lab_yaml_get_bool(y, v, key, &flag, err))
             return false;
@@ -88,6 +136,13 @@ bool lab_mx_parse_optset(struct lab_yaml *y, yaml_node_t *map, const char *what,
             snprintf(val, sizeof(val), "%s", flag ? "true" : "false");
         if (spec->kind == 'e' && !lab_mx_choice_ok(spec->choices, val))
             return lab_yaml_fail(y, v, key, err, "'%s' is not one of %s", val, spec->choices);
+        /* Then what vqhammer itself would say of it, with its fix, before any cell runs. */
+        struct lab_opt one;
+        struct vqh_err why = {0};
+        snprintf(one.key, sizeof(one.key), "%s", key);
+        snprintf(one.value, sizeof(one.value), "%s", val);
+        if (!lab_mx_check_opt(&one, &why))
+            return lab_yaml_fail(y, v, key, err, "vqhammer refuses it: %s", why.msg);
         if (!lab_mx_optset_put(out, key, val))
             return lab_yaml_fail(y, k, key, err, "too many options (at most %d)", LAB_MAX_OPTS);
     }

@@ -216,7 +216,7 @@ static void test_kill_all(void **state)
 
 /* ---- nothing outlives the tool ------------------------------------------------------------- */
 
-enum helper_end { END_EXIT, END_SIGTERM, END_SIGINT, END_ABORT, END_SEGV };
+enum helper_end { END_EXIT, END_SIGTERM, END_SIGINT, END_SIGINT_IGNORED, END_ABORT, END_SEGV };
 
 static struct proc *helper_child; /* global, so LeakSanitizer in the helper sees it reachable */
 
@@ -244,6 +244,11 @@ static int run_helper(enum helper_end end, pid_t *sleep_pid)
         /* Drop the test framework's crash handlers: the helper must just die. */
         for (size_t i = 0; i < sizeof(crash) / sizeof(crash[0]); i++)
             signal(crash[i], SIG_DFL);
+        /* A shell starts a background job with SIGINT ignored (a CI script run with `&` did), and
+         * the registry rightly leaves an ignored signal ignored: set the disposition each case
+         * is about, whatever this test inherited. */
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, end == END_SIGINT_IGNORED ? SIG_IGN : SIG_DFL);
         if (!freopen("/dev/null", "w", stderr))
             _exit(90);
         helper_child = proc_spawn(argv, "sleep", NULL, NULL, &err);
@@ -258,6 +263,9 @@ static int run_helper(enum helper_end end, pid_t *sleep_pid)
         case END_SIGINT:
             kill(getpid(), SIGINT);
             break;
+        case END_SIGINT_IGNORED:
+            kill(getpid(), SIGINT); /* ignored: the helper goes on, then exits normally */
+            exit(3);
         case END_ABORT:
             abort();
         case END_SEGV:
@@ -311,6 +319,13 @@ static void test_registry_kills_on_sigterm_and_sigint(void **state)
     status = run_helper(END_SIGINT, &sleep_pid);
     assert_true(WIFSIGNALED(status));
     assert_int_equal(WTERMSIG(status), SIGINT);
+    assert_sleep_gone(sleep_pid);
+
+    /* Started with SIGINT ignored (a background job): the tool does not die of it either, and
+     * its children still go when it exits. */
+    status = run_helper(END_SIGINT_IGNORED, &sleep_pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 3);
     assert_sleep_gone(sleep_pid);
 }
 

@@ -10,10 +10,9 @@ static volatile uint64_t *region; /* DIRTIER_MAX_PAGES pages, or fewer, once tak
 static uint32_t region_pages, active_pages, next_page;
 static uint64_t last_ms, sweeps, stamp;
 
-uint32_t dirtier_set(uint32_t pages)
+uint32_t dirtier_set(uint64_t asked)
 {
-    if (pages > DIRTIER_MAX_PAGES)
-        pages = DIRTIER_MAX_PAGES;
+    uint32_t pages = asked > DIRTIER_MAX_PAGES ? DIRTIER_MAX_PAGES : (uint32_t)asked;
     /* Taken once, as much as the first request asks, leaving DIRTIER_KEEP_FREE for what a
      * reset or a hot-plugged disk allocates later. */
     for (uint32_t n = pages; n >= 64 && !region; n /= 2) {

@@ -27,7 +27,7 @@
 #define DIRTIER_SWEEP_MS 250u
 
 /* Dirty `pages` pages (0: stop); returns how many it dirties now (fewer if memory is short). */
-uint32_t dirtier_set(uint32_t pages);
+uint32_t dirtier_set(uint64_t pages);
 /* The control loop's step: the writes due by now_ms. */
 void dirtier_tick(uint64_t now_ms);
 /* Sweeps completed since boot. */

@@ -374,9 +374,13 @@ static void stress_cmd_dirty(const struct cmdline *c)
 {
     uint64_t pages = 0;
     bool ok = cmdline_u64(c, "pages", &pages);
-    uint32_t now = ok ? dirtier_set(pages > DIRTIER_MAX_PAGES ? DIRTIER_MAX_PAGES : (uint32_t)pages) : 0;
+    uint32_t now = ok ? dirtier_set(pages) : 0;
     struct msg m;
     stress_reply_begin(&m, WIRE_CMD_DIRTY, ok && (now > 0 || pages == 0));
+    if (!ok)
+        msg_str(&m, "error", "expected pages=N");
+    else if (!now && pages)
+        msg_str(&m, "error", "no memory to spare for it");
     msg_u64(&m, "pages", now);
     msg_u64(&m, "sweeps", dirtier_sweeps());
     report_send(&m);

@@ -135,7 +135,8 @@ static void test_reproducer_repeats_the_run(void **state)
     struct vqh_err err;
     char line[2048], *argv[64], *save;
     const char *a[] = { "--boot", "pvh", "--kernel", "/etc/hostname", "--seed", "99", "--cancel-every", "3",
-                        "--reset-every", "2", "--guest-config", "rate=5;mode=poll", "--inject", "overwrite-block=old-gen", NULL };
+                        "--reset-every", "2", "--guest-config", "rate=5;mode=poll", "--inject", "overwrite-block=old-gen",
+                        "--disk-prealloc", NULL };
     assert_int_equal(parse(&o, "migrate", a, &err), 0);
     assert_true(opts_validate(&o, &err));
     opts_reproducer(&o, line, sizeof(line));
@@ -143,6 +144,7 @@ static void test_reproducer_repeats_the_run(void **state)
     assert_non_null(strstr(line, "--cancel-every 3"));
     assert_int_equal(o.reset_every, 2);
     assert_non_null(strstr(line, "--reset-every 2"));
+    assert_non_null(strstr(line, "--disk-prealloc"));
     /* parse it back (no quoting is needed for these values) */
     int argc = 0;
     for (char *t = strtok_r(line, " '", &save); t && argc < 63; t = strtok_r(NULL, " '", &save))
@@ -157,6 +159,7 @@ static void test_reproducer_repeats_the_run(void **state)
     assert_string_equal(again.guest_config, "rate=5;mode=poll");
     assert_string_equal(again.inject, "overwrite-block");
     assert_string_equal(again.inject_pattern, "old-gen");
+    assert_true(again.disk_prealloc);
 }
 
 int main(void)

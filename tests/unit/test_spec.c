@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "blockgraph.h"
 #include "opts.h"
 #include "qemu_cmd.h"
@@ -131,6 +133,16 @@ static void test_run_wide_checks(void **state)
     o.nbd_chaos_min_ms = 4000, o.nbd_chaos_max_ms = 5000;
     assert_false(bg_spec_validate(&o, 1, &err));
     assert_non_null(strstr(err.msg, "add --disk-graph nbd"));
+    /* --disk-prealloc writes raw files; qcow2 images are qemu-img's. */
+    const char *q2[] = { "raw", "qcow2" };
+    opts_with(&o, 2, q2);
+    o.disk_prealloc = true;
+    assert_false(bg_spec_validate(&o, 2, &err));
+    assert_non_null(strstr(err.msg, "--disk-prealloc writes raw images in full; disk 1's graph is qcow2"));
+    const char *rawnbd[] = { "raw", "nbd" };
+    opts_with(&o, 2, rawnbd);
+    o.disk_prealloc = true;
+    assert_true(bg_spec_validate(&o, 2, &err));
 }
 
 /* The whole command line as one string, to look for arguments in. */
@@ -223,6 +235,35 @@ static void test_flags(void **state)
     parse_fails("--nbd-chaos", "1000:2000", "MIN must be 4000 ms or more");
 }
 
+/* Raw images: sparse by default; --disk-prealloc writes every byte (no holes), and a fresh
+ * image replaces what was there. */
+static void test_raw_image_prealloc(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/vqh-test-spec.XXXXXX", path[64];
+    struct vqh_opts o;
+    struct vqh_err err = {0};
+    struct stat st;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/d.img", dir);
+    opts_defaults(&o, "run");
+    o.disk_size = 4 << 20;
+    assert_true(blockgraph_create_raw(&o, path, false, "the data disk", &err));
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 4 << 20);
+    assert_true((uint64_t)st.st_blocks * 512 < (1u << 20)); /* sparse */
+    o.disk_prealloc = true;
+    assert_true(blockgraph_create_raw(&o, path, true, "the data disk", &err));
+    assert_int_equal(stat(path, &st), 0);
+    assert_true((uint64_t)st.st_blocks * 512 >= (4u << 20)); /* every block allocated */
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/no/such/dir.img", dir);
+    assert_false(blockgraph_create_raw(&o, path, false, "the data disk", &err));
+    assert_non_null(strstr(err.msg, "cannot create the data disk"));
+    assert_non_null(strstr(err.msg, "written in full for --disk-prealloc"));
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -233,6 +274,7 @@ int main(void)
         cmocka_unit_test(test_each_layer_is_built),
         cmocka_unit_test(test_iothreads_per_disk),
         cmocka_unit_test(test_flags),
+        cmocka_unit_test(test_raw_image_prealloc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

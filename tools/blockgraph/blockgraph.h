@@ -47,6 +47,10 @@ void blockgraph_format_node(int disk, char *buf, size_t cap);
 void blockgraph_top_node(const struct vqh_opts *o, int disk, char *buf, size_t cap);
 /* The helper `name` (qemu-img, qemu-storage-daemon) beside --qemu when it is there, else from PATH. */
 void blockgraph_tool(const struct vqh_opts *o, const char *name, char *buf, size_t cap);
+/* Create the raw image file at path, --disk-size bytes (fresh: emptied first if it exists):
+ * sparse, or with --disk-prealloc written in full. err names `what` (e.g. "the data disk"). */
+bool blockgraph_create_raw(const struct vqh_opts *o, const char *path, bool fresh, const char *what,
+                           struct vqh_err *err);
 /* Make data disk i's image what its graph needs at `path` (a qcow2 is created with qemu-img
  * unless the file already is one; the caller keeps the no-overwrite rule); output into log. */
 bool blockgraph_prepare_image(const struct vqh_opts *o, int disk, const char *path, const char *log,

@@ -192,6 +192,11 @@ bool bg_spec_validate(const struct vqh_opts *o, int ndisks, struct vqh_err *err)
             return false;
     for (int i = 0; i < ndisks; i++) {
         bg_spec_of(o, i, &s[i]);
+        if (o->disk_prealloc && s[i].qcow2) {
+            vqh_err_set(err, "--disk-prealloc writes raw images in full; disk %d's graph is qcow2 (created by "
+                        "qemu-img, its own allocation): drop --disk-prealloc or use a raw graph", i);
+            return false;
+        }
         int need = s[i].vq_iothreads ? s[i].vq_iothreads : s[i].iothread + 1;
         if (need > o->iothreads) {
             vqh_err_set(err, "--disk-graph '%s' (disk %d) needs %d iothread(s) but --iothreads is %d: raise "

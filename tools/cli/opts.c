@@ -22,7 +22,7 @@ enum {
     O_RUN_SECONDS, O_TRANSPORT, O_MULTIFD, O_POSTCOPY, O_XBZRLE, O_AUTO_CONVERGE,
     O_DOWNTIME_LIMIT, O_BANDWIDTH, O_CANCEL_EVERY, O_KILL_DST_EVERY, O_VERIFY, O_VERIFY_SAMPLE,
     O_GAP, O_BOOT_TIMEOUT, O_MIGRATE_TIMEOUT, O_GUEST_TIMEOUT, O_KEEP, O_JSON, O_JUNIT,
-    O_QMP_LOG, O_WORKDIR, O_QUIET, O_VERBOSE, O_INJECT, O_INJECT_HOP, O_HELP, O_DISK_OVERWRITE, O_FINAL_STATE, O_CHECK_RAM,
+    O_QMP_LOG, O_WORKDIR, O_QUIET, O_VERBOSE, O_INJECT, O_INJECT_HOP, O_HELP, O_DISK_OVERWRITE, O_DISK_PREALLOC, O_FINAL_STATE, O_CHECK_RAM,
     O_DISK_GRAPH, O_NBD_CHAOS, O_RESET_EVERY, O_HOP_ACTIONS, O_HOP_MIX,
     O_HOTPLUG_SLOTS, O_HOTPLUG_EVERY,
 };
@@ -42,6 +42,7 @@ static const struct option long_opts[] = {
     { "disk", required_argument, 0, O_DISK },
     { "disk-size", required_argument, 0, O_DISK_SIZE },
     { "disk-overwrite", no_argument, 0, O_DISK_OVERWRITE },
+    { "disk-prealloc", no_argument, 0, O_DISK_PREALLOC },
     { "queues", required_argument, 0, O_QUEUES },
     { "queue-size", required_argument, 0, O_QUEUE_SIZE },
     { "iothreads", required_argument, 0, O_IOTHREADS },
@@ -243,6 +244,7 @@ static bool opts_one(struct vqh_opts *o, int c, const char *arg, struct vqh_err 
         return opts_path("--disk", arg, o->disk[o->ndisks++], OPTS_PATH_MAX, err);
     case O_DISK_SIZE: return opts_size("--disk-size", arg, &o->disk_size, err);
     case O_DISK_OVERWRITE: o->disk_overwrite = true; return true;
+    case O_DISK_PREALLOC: o->disk_prealloc = true; return true;
     case O_QUEUES: return opts_int("--queues", arg, 1, 64, &o->queues, err);
     case O_QUEUE_SIZE:
         if (!opts_int("--queue-size", arg, 2, 1024, &o->queue_size, err))

@@ -35,6 +35,7 @@ struct vqh_opts {
     char disk[OPTS_MAX_DISKS][OPTS_PATH_MAX];
     uint64_t disk_size;           /* --disk-size, bytes, for scratch or created images */
     bool disk_overwrite;          /* --disk-overwrite: an existing --disk image may be written */
+    bool disk_prealloc;           /* --disk-prealloc: scratch or created raw images written in full */
     int queues;                   /* --queues: num-queues of every data disk */
     int queue_size;               /* --queue-size */
     int iothreads;                /* --iothreads: 0 = none; disks spread over them */

@@ -22,6 +22,8 @@ void opts_usage(FILE *f, const char *command)
         "  --disk PATH            data disk image (raw), repeatable; created when absent\n"
         "                         (default: one scratch image in the run directory)\n"
         "  --disk-overwrite       allow an existing --disk image: the guest writes all over it\n"
+        "  --disk-prealloc        write scratch or created raw images in full first (zeroes):\n"
+        "                         no holes, so the host filesystem allocates nothing under load\n"
         "  --disk-size SIZE       size of scratch or created images (256M)\n"
         "  --queues N             virtio-blk num-queues (8)\n"
         "  --queue-size N         virtio-blk queue-size (256)\n"
@@ -167,6 +169,8 @@ void opts_reproducer(const struct vqh_opts *o, char *buf, size_t cap)
         opts_append(buf, cap, "--disk", o->disk[i]);
     if (o->disk_overwrite)
         opts_append(buf, cap, "--disk-overwrite", NULL);
+    if (o->disk_prealloc)
+        opts_append(buf, cap, "--disk-prealloc", NULL);
     snprintf(num, sizeof(num), "%llu", (unsigned long long)o->disk_size); opts_append(buf, cap, "--disk-size", num);
     snprintf(num, sizeof(num), "%d", o->queues); opts_append(buf, cap, "--queues", num);
     snprintf(num, sizeof(num), "%d", o->queue_size); opts_append(buf, cap, "--queue-size", num);

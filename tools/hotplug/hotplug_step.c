@@ -151,14 +151,8 @@ static bool hotplug_plug(struct session *s, struct hop_record *h, struct vqh_err
     snprintf(name, sizeof(name), "hot%d.img", s->hot_plugs + 1);
     snprintf(path, OPTS_PATH_MAX, "%s", rundir_path(s->rd, name));
     /* A fresh, unwritten image each time: the guest starts its expected state from scratch. */
-    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || ftruncate(fd, (off_t)s->o->disk_size)) {
-        vqh_err_set(err, "cannot create the hot-plugged disk %s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
+    if (!blockgraph_create_raw(s->o, path, true, "the hot-plugged disk", err))
         return false;
-    }
-    close(fd);
     if (!blockgraph_prepare_image(s->o, i, path, rundir_path(s->rd, "qemu-img.out"), err))
         return false;
     struct qemu_cmd c;

@@ -71,15 +71,8 @@ static bool session_prepare_disk(struct session *s, int i, struct vqh_err *err)
         snprintf(name, sizeof(name), "data%d.img", i);
         snprintf(path, OPTS_PATH_MAX, "%s", rundir_path(s->rd, name));
     }
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0 || ftruncate(fd, (off_t)s->o->disk_size)) {
-        vqh_err_set(err, "cannot create the data disk %s (%llu bytes): %s", path,
-                    (unsigned long long)s->o->disk_size, strerror(errno));
-        if (fd >= 0)
-            close(fd);
+    if (!blockgraph_create_raw(s->o, path, false, "the data disk", err))
         return false;
-    }
-    close(fd);
     /* QEMU starts in the run directory: it needs the absolute path. */
     if (path[0] != '/' && !abspath_resolve(path, path, OPTS_PATH_MAX)) {
         vqh_err_set(err, "the data disk %s: %s%s", path, strerror(errno),

@@ -131,7 +131,7 @@ void blk_hdr_decode(const void *buf, struct blk_hdr *hdr)
     hdr->hdr_crc = blk_ld32(h + 56);
 }
 
-enum blk_status blk_check(const void *buf, uint32_t blk_size, struct blk_hdr *hdr_out)
+enum blk_status blk_check_header(const void *buf, uint32_t blk_size, struct blk_hdr *hdr_out)
 {
     const uint8_t *b = buf;
     struct blk_hdr tmp, *h = hdr_out ? hdr_out : &tmp;
@@ -146,9 +146,22 @@ enum blk_status blk_check(const void *buf, uint32_t blk_size, struct blk_hdr *hd
         return BLK_BAD_HDR_CRC;
     if (h->version != BLK_VERSION || h->hdr_size != BLK_HDR_SIZE || h->blk_size != blk_size)
         return BLK_BAD_FORMAT;
-    if (crc32c(0, b + BLK_HDR_SIZE, blk_size - BLK_HDR_SIZE) != h->payload_crc)
-        return BLK_BAD_PAYLOAD_CRC;
     return BLK_OK;
+}
+
+bool blk_payload_crc_ok(const void *buf, uint32_t blk_size, const struct blk_hdr *h)
+{
+    const uint8_t *b = buf;
+    return crc32c(0, b + BLK_HDR_SIZE, blk_size - BLK_HDR_SIZE) == h->payload_crc;
+}
+
+enum blk_status blk_check(const void *buf, uint32_t blk_size, struct blk_hdr *hdr_out)
+{
+    struct blk_hdr tmp, *h = hdr_out ? hdr_out : &tmp;
+    enum blk_status s = blk_check_header(buf, blk_size, h);
+    if (s == BLK_OK && !blk_payload_crc_ok(buf, blk_size, h))
+        return BLK_BAD_PAYLOAD_CRC;
+    return s;
 }
 
 const char *blk_status_name(enum blk_status s)

@@ -95,6 +95,15 @@ bool blk_fill(void *buf, uint32_t blk_size, const struct blk_stamp *st);
  * whatever the status (all zero for BLK_ZERO). */
 enum blk_status blk_check(const void *buf, uint32_t blk_size, struct blk_hdr *hdr_out);
 
+/* blk_check without the payload checksum: BLK_OK means a valid header, payload not looked at.
+ * For a reader that compares the payload with its regeneration anyway (verify.c): equal to what
+ * (seed, disk tag, lba, gen) of a valid header make implies the right checksum, since the
+ * checksum is a function of those too; the checksum is then needed only to name a bad block. */
+enum blk_status blk_check_header(const void *buf, uint32_t blk_size, struct blk_hdr *hdr_out);
+
+/* The payload's checksum against the header's payload crc field (h decoded from buf). */
+bool blk_payload_crc_ok(const void *buf, uint32_t blk_size, const struct blk_hdr *h);
+
 /* Short name of a status ("ok", "zero", "no_header", "bad_header_crc", "bad_format",
  * "bad_payload_crc") for messages. */
 const char *blk_status_name(enum blk_status s);

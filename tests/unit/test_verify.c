@@ -229,6 +229,21 @@ static void test_stale_lost_write(void **state)
     assert_dumps(s, 24); /* the generation field */
 }
 
+/* An old generation whose payload is damaged too: corrupt, not stale (the payload checksum,
+ * skipped on the hot path, is checked once the block is not the one expected). */
+static void test_stale_with_corrupt_payload_is_corrupt(void **state)
+{
+    (void)state;
+    struct sim *s = sim_new(4096);
+    sim_write(s, BASE + 3, 1, EXPECT_GEN, 1, 1, ALL);
+    sim_write(s, BASE + 3, 1, EXPECT_GEN, 2, 5, 0); /* acknowledged, never stored */
+    blk(s, BASE + 3)[2000] ^= 0x40;
+    assert_false(sim_read(s, BASE + 3, 1));
+    assert_bad(s, VERIFY_CORRUPT, WIRE_ERR_CORRUPT, 0, 1);
+    assert_int_equal(s->res.found_status, BLK_BAD_PAYLOAD_CRC);
+    assert_int_equal(s->res.found.gen, 1);
+}
+
 /* An earlier run's block where our write should be: what was there before it, so unwritten
  * (not stale: no older generation of ours was ever there). */
 static void test_unwritten_other_run(void **state)
@@ -458,6 +473,7 @@ int main(void)
         cmocka_unit_test(test_misdirected_other_lba),
         cmocka_unit_test(test_misdirected_other_disk),
         cmocka_unit_test(test_stale_lost_write),
+        cmocka_unit_test(test_stale_with_corrupt_payload_is_corrupt),
         cmocka_unit_test(test_unwritten_other_run),
         cmocka_unit_test(test_phantom_generation),
         cmocka_unit_test(test_phantom_writer),

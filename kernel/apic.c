@@ -5,6 +5,7 @@
 #include "memory.h"
 #include "percpu.h"
 #include "time.h"
+#include "tlb.h"
 
 #define APIC_ID 0x020
 #define APIC_EOI 0x0b0
@@ -80,7 +81,8 @@ static void apic_timer_tick(struct int_frame *f, void *arg)
 {
     (void)f;
     (void)arg;
-    /* Nothing to do: the tick only wakes an idle CPU so it re-checks its queues and clocks. */
+    /* The tick wakes an idle CPU so it re-checks its queues and clocks. */
+    tlb_tick();
 }
 
 void apic_timer_start(uint32_t hz)

@@ -15,6 +15,7 @@ struct percpu {
     void (*volatile work)(void *arg); /* what this CPU runs once online (smp_run_on) */
     void *volatile work_arg;
     uint64_t irq_count;
+    uint32_t ticks;             /* timer ticks seen (tlb_tick) */
 };
 
 extern struct percpu percpu_area[MAX_CPUS];

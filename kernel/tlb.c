@@ -2,6 +2,7 @@
 #include "tlb.h"
 #include "config.h"
 #include "cpu.h"
+#include "percpu.h"
 
 static uint32_t mode;         /* config tlb_refresh: CONFIG_AUTO, CONFIG_ON or CONFIG_OFF */
 static bool host_on;          /* auto: the host's last `tlb refresh=on|off` */
@@ -52,4 +53,11 @@ void tlb_refresh_retouch(void *p, size_t bytes)
     volatile uint64_t *w = p;
     for (size_t i = 0; i < bytes / 8; i++)
         w[i] = w[i];
+}
+
+void tlb_tick(void)
+{
+    struct percpu *pc = percpu_this();
+    if (++pc->ticks % 10 == 0)
+        write_cr3(read_cr3());
 }

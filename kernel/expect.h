@@ -93,7 +93,9 @@ bool expect_begin_write(struct expect *e, uint64_t lba, uint32_t n, enum expect_
 bool expect_end_write(struct expect *e, uint64_t lba, uint32_t n, bool ok);
 
 /* Start a read: counts it on each block and fills snap[0..n-1]. Succeeds whatever is in flight;
- * false only if the range leaves the region or a read count would overflow (nothing changed). */
+ * false only if the range leaves the region or a read count would overflow (nothing changed).
+ * A block whose committed state is neither GEN nor ZERO (anything reads back) gets only state
+ * and inflight: every read passes here, and most of them early in a run (all on null-co). */
 bool expect_begin_read(struct expect *e, uint64_t lba, uint32_t n, struct expect_snap *snap);
 
 /* End that read. False, changing nothing, if some block had no read in flight. */

@@ -229,15 +229,6 @@ static bool squeue_release(struct squeue *q, struct sreq *r, bool ok)
     return consistent;
 }
 
-/* A read that compared real data: some block held our data or zeroes we wrote. */
-static bool squeue_checked_something(const struct sreq *r)
-{
-    for (uint32_t i = 0; i < r->nblocks; i++)
-        if (r->snap[i].state == EXPECT_GEN || r->snap[i].state == EXPECT_ZERO)
-            return true;
-    return false;
-}
-
 static void squeue_complete(struct squeue *q, struct sreq *r, uint32_t len)
 {
     struct sdisk *d = q->disk;
@@ -255,7 +246,7 @@ static void squeue_complete(struct squeue *q, struct sreq *r, uint32_t len)
         struct verify_result res;
         if (!verify_read(&d->vctx, r->lba, r->nblocks, r->data, r->snap, &res))
             stress_report_verify_error(q, r, &res);
-        else if (!st.first_verified && squeue_checked_something(r) &&
+        else if (!st.first_verified && res.checked &&
                  !__atomic_exchange_n(&st.first_verified, true, __ATOMIC_RELAXED))
             stress_report_first_verified(q, r);
         if (r->op == OP_VERIFY)

@@ -215,12 +215,14 @@ bool verify_read(const struct verify_ctx *ctx, uint64_t lba, uint32_t n, const u
 {
     struct verify_found first_f;
     struct verify_exp first_x;
+    enum verify_class first_c = VERIFY_OK;
+    uint32_t first = 0, bad = 0, checked = 0;
 
-    memset(res, 0, sizeof(*res));
-    res->torn_peer = -1;
-    if (!blk_size_valid(ctx->blk_size) || n == 0)
+    if (!blk_size_valid(ctx->blk_size) || n == 0) {
+        memset(res, 0, sizeof(*res));
+        res->torn_peer = -1;
         return false; /* a caller bug: not ok, yet no bad block */
-    res->ok = true;
+    }
     for (uint32_t i = 0; i < n; i++) {
         struct verify_found f;
         struct verify_exp used;
@@ -230,21 +232,34 @@ bool verify_read(const struct verify_ctx *ctx, uint64_t lba, uint32_t n, const u
          * reads early in a run, and all of them on null-co. */
         if (snap[i].state != EXPECT_GEN && snap[i].state != EXPECT_ZERO)
             continue;
+        checked++;
         verify_found_of(ctx, data + (size_t)i * ctx->blk_size, &f);
         enum verify_class c = verify_block(ctx, lba + i, &f, &snap[i], &used);
         if (c == VERIFY_OK)
             continue;
-        if (res->ok) {
-            res->ok = false;
-            res->cls = c;
-            res->index = i;
+        if (!bad++) {
+            first_c = c;
+            first = i;
             first_f = f;
             first_x = used;
         }
-        res->bad_count++;
     }
-    if (res->ok)
+    /* Every read of the run comes here: the whole result (dumps included) is cleared only for a
+     * bad one. */
+    res->ok = !bad;
+    res->cls = VERIFY_OK;
+    res->class_name = NULL;
+    res->bad_count = 0;
+    res->checked = checked;
+    res->torn_peer = -1;
+    if (!bad)
         return true;
+    memset(res, 0, sizeof(*res));
+    res->torn_peer = -1;
+    res->checked = checked;
+    res->cls = first_c;
+    res->index = first;
+    res->bad_count = bad;
     res->lba = lba + res->index;
     res->expected = snap[res->index];
     if (res->cls == VERIFY_STALE) {

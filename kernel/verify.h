@@ -65,7 +65,9 @@ struct verify_ctx {
 };
 
 struct verify_result {
-    bool ok;                      /* every block accepted; nothing below is set otherwise */
+    bool ok;                      /* every block accepted; then only cls (VERIFY_OK), class_name
+                                     (NULL), bad_count (0), checked and torn_peer (-1) are set */
+    uint32_t checked;             /* blocks whose data was judged (GEN or ZERO expected) */
     enum verify_class cls;        /* class of the first bad block */
     const char *class_name;       /* its WIRE_ERR_* name; NULL when ok */
     uint32_t bad_count;           /* bad blocks in the request */

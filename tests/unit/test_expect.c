@@ -195,6 +195,12 @@ static void test_read_over_inflight_write(void **state)
     assert_int_equal(snap[1].pend_tag.req_seq, 9);
     assert_true(snap[2].inflight);
     assert_false(snap[3].inflight);
+    /* A block anything may read back from: its state (and whether a write is in flight) only. */
+    struct expect_snap un;
+    assert_true(expect_begin_read(e, BASE + 9, 1, &un));
+    assert_int_equal(un.state, EXPECT_UNKNOWN);
+    assert_false(un.inflight);
+    assert_true(expect_end_read(e, BASE + 9, 1));
     /* The write completes under the read; the read's snapshot stays what it was. */
     assert_true(expect_end_write(e, BASE + 1, 2, true));
     assert_int_equal(get(e, BASE + 1).state, EXPECT_ZERO);

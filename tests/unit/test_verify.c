@@ -123,6 +123,9 @@ static void test_clean_reads_pass(void **state)
     assert_true(sim_read(s, BASE, 16));
     assert_int_equal(s->res.bad_count, 0);
     assert_null(s->res.class_name);
+    assert_int_equal(s->res.checked, 12); /* blocks 12..15 were never written: nothing to judge */
+    assert_true(sim_read(s, BASE + 12, 4));
+    assert_int_equal(s->res.checked, 0);
 }
 
 static void test_corrupt_payload_byte(void **state)

@@ -64,7 +64,12 @@ static bool image_write_zeroes(int fd, uint64_t size)
         }
         off += (uint64_t)w;
     }
-    return fdatasync(fd) == 0;
+    if (fdatasync(fd))
+        return false;
+    /* On disk now: drop it from the page cache, so QEMU's O_DIRECT requests (cache=none) find no
+     * cached pages to write back or invalidate, as on an image written long before. */
+    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    return true;
 }
 
 bool blockgraph_create_raw(const struct vqh_opts *o, const char *path, bool fresh, const char *what,

@@ -20,6 +20,8 @@
 #define MSR_APIC_BASE 0x1b
 
 static uintptr_t apic_base = 0xfee00000;
+#define APIC_CAL_MS 2
+
 static uint32_t timer_count_per_tick;
 
 static inline uint32_t apic_read(uint32_t reg) { return mmio_read32(apic_base + reg); }
@@ -88,16 +90,18 @@ static void apic_timer_tick(struct int_frame *f, void *arg)
 void apic_timer_start(uint32_t hz)
 {
     if (!timer_count_per_tick) {
-        /* Calibrate once: count down from the maximum for 10 ms of TSC time. */
+        /* Calibrate once: count down from the maximum for 2 ms of TSC time (it runs between
+         * hello and the first request; at the bus clocks hypervisors give the APIC, 2 ms is
+         * over 10^5 counts, and the tick only has to wake an idle CPU now and then). */
         apic_write(APIC_TIMER_DIV, 0x3); /* divide by 16 */
         apic_write(APIC_LVT_TIMER, 1u << 16); /* masked */
         apic_write(APIC_TIMER_INIT, 0xffffffff);
-        uint64_t end = time_ns() + 10000000;
+        uint64_t end = time_ns() + APIC_CAL_MS * 1000000ull;
         while (time_ns() < end)
             cpu_relax();
         uint32_t elapsed = 0xffffffff - apic_read(APIC_TIMER_CUR);
         apic_write(APIC_TIMER_INIT, 0);
-        timer_count_per_tick = MAX((uint32_t)((uint64_t)elapsed * 100 / hz), 1u);
+        timer_count_per_tick = MAX((uint32_t)((uint64_t)elapsed * 1000 / (APIC_CAL_MS * hz)), 1u);
         idt_set_handler(IRQ_VECTOR_TIMER, apic_timer_tick, NULL);
     }
     apic_write(APIC_TIMER_DIV, 0x3);

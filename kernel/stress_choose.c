@@ -181,8 +181,8 @@ bool squeue_prepare(struct squeue *q, struct sreq *r, uint32_t phase)
             /* Now and then a read of what this queue wrote last, the moment it completed: data
              * read back through the device's and the host's freshest state, and the first
              * verified read comes one request after the first write, not once random reads
-             * happen to land on the few blocks written so far. */
-            if (r->op == OP_READ && q->recent_n && prng_below(&q->rng, RECENT_ODDS) == 0) {
+             * happen to land on the few blocks written so far (until then, every read does). */
+            if (r->op == OP_READ && q->recent_n && (!st.first_verified || prng_below(&q->rng, RECENT_ODDS) == 0)) {
                 /* A large write (max_request) is read back in part: this slot's buffer, its
                  * snapshot and generation arrays hold max_blocks blocks. */
                 r->lba = q->recent_lba;

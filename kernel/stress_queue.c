@@ -11,6 +11,9 @@
 #include "time.h"
 #include "tlb.h"
 
+#define STARTUP_DEPTH 4   /* requests in flight per queue until the first verified read */
+#define STARTUP_MS 200
+
 
 static const char *const op_names[OP_COUNT] = {
     "read", "write", "flush", "discard", "write_zeroes", "get_id", "verify",
@@ -183,7 +186,15 @@ void squeue_fill(struct squeue *q)
             q->verify_done = true;
         return;
     }
-    while (q->nfree && vblk_can_submit(q->vq, q->max_segs)) {
+    /* Start shallow: until the first read is verified (for STARTUP_MS at most: a load without
+     * writes never verifies one), a queue keeps STARTUP_DEPTH requests in flight, so its first
+     * write completes within a round trip and its read-back (stress_choose.c) is not queued
+     * behind hundreds of requests in QEMU's thread pool: a verified read 5 ms after hello, not
+     * 40. The full depth follows at once. */
+    uint32_t cap = q->depth;
+    if (!st.first_verified && phase == PHASE_RUN && time_ns() - st.start_ns < STARTUP_MS * 1000000ull)
+        cap = MIN(cap, STARTUP_DEPTH);
+    while (q->nfree && q->inflight < cap && vblk_can_submit(q->vq, q->max_segs)) {
         if (st.cfg->rate && phase == PHASE_RUN) {
             if (!ratelimit_admit(&q->next_submit_ns, time_ns(), st.cfg->rate))
                 break;

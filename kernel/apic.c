@@ -18,10 +18,9 @@
 #define APIC_TIMER_DIV 0x3e0
 #define ICR_PENDING (1u << 12)
 #define MSR_APIC_BASE 0x1b
+#define APIC_CAL_MS 2 /* timer calibration window */
 
 static uintptr_t apic_base = 0xfee00000;
-#define APIC_CAL_MS 2
-
 static uint32_t timer_count_per_tick;
 
 static inline uint32_t apic_read(uint32_t reg) { return mmio_read32(apic_base + reg); }

@@ -189,8 +189,8 @@ void squeue_fill(struct squeue *q)
     /* Start shallow: until the first read is verified (for STARTUP_MS at most: a load without
      * writes never verifies one), a queue keeps STARTUP_DEPTH requests in flight, so its first
      * write completes within a round trip and its read-back (stress_choose.c) is not queued
-     * behind hundreds of requests in QEMU's thread pool: a verified read 5 ms after hello, not
-     * 40. The full depth follows at once. */
+     * behind hundreds of requests in QEMU's thread pool: a verified read 10-20 ms after hello,
+     * not 30-50. The full depth follows at once. */
     uint32_t cap = q->depth;
     if (!st.first_verified && phase == PHASE_RUN && time_ns() - st.start_ns < STARTUP_MS * 1000000ull)
         cap = MIN(cap, STARTUP_DEPTH);

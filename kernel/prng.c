@@ -3,11 +3,6 @@
  */
 #include "prng.h"
 
-static inline uint64_t prng_rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
 uint64_t prng_splitmix64(uint64_t *state)
 {
     *state += PRNG_GOLDEN;
@@ -23,36 +18,14 @@ void prng_seed(struct prng *st, uint64_t seed)
         st->s[i] = prng_splitmix64(&sm);
 }
 
-uint64_t prng_next(struct prng *st)
+uint64_t prng_below_reject(struct prng *st, uint64_t n, unsigned __int128 m)
 {
-    uint64_t *s = st->s;
-    uint64_t out = prng_rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = prng_rotl(s[3], 45);
-    return out;
-}
-
-uint64_t prng_below(struct prng *st, uint64_t n)
-{
-    if (n == 0)
-        return 0;
     /* The high half of x * n is uniform in [0, n) once the low half is past the 2^64 mod n
-     * values that would favour some outcomes; the rejection is rare unless n is huge. */
-    unsigned __int128 m = (unsigned __int128)prng_next(st) * n;
-    uint64_t lo = (uint64_t)m;
-    if (lo < n) {
-        uint64_t threshold = (0 - n) % n;
-        while (lo < threshold) {
-            m = (unsigned __int128)prng_next(st) * n;
-            lo = (uint64_t)m;
-        }
-    }
+     * values that would favour some outcomes (threshold < n, so only a low half below n can be
+     * one of them); the rejection is rare unless n is huge. */
+    uint64_t threshold = (0 - n) % n;
+    while ((uint64_t)m < threshold)
+        m = (unsigned __int128)prng_next(st) * n;
     return (uint64_t)(m >> 64);
 }
 

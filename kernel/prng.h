@@ -35,11 +35,41 @@ uint64_t prng_splitmix64(uint64_t *state);
 /* Seed the generator (any seed, 0 included, gives a usable state). */
 void prng_seed(struct prng *st, uint64_t seed);
 
-/* Next 64 random bits. */
-uint64_t prng_next(struct prng *st);
+static inline uint64_t prng_rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+/* Next 64 random bits (inline, as prng_below: the stress engine draws several per request, and
+ * under TCG every call's return is a run-time lookup). */
+static inline uint64_t prng_next(struct prng *st)
+{
+    uint64_t *s = st->s;
+    uint64_t out = prng_rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = prng_rotl(s[3], 45);
+    return out;
+}
+
+/* prng_below's rare case: m's low half is below n, so it may be a biased draw. */
+uint64_t prng_below_reject(struct prng *st, uint64_t n, unsigned __int128 m);
 
 /* Uniform in [0, n) without modulo bias (Lemire's multiply-and-reject); 0 when n is 0. */
-uint64_t prng_below(struct prng *st, uint64_t n);
+static inline uint64_t prng_below(struct prng *st, uint64_t n)
+{
+    if (n == 0)
+        return 0;
+    unsigned __int128 m = (unsigned __int128)prng_next(st) * n;
+    if ((uint64_t)m >= n)
+        return (uint64_t)(m >> 64);
+    return prng_below_reject(st, n, m);
+}
 
 /* Uniform in [lo, hi] (inclusive); lo when hi < lo. */
 uint64_t prng_range(struct prng *st, uint64_t lo, uint64_t hi);

@@ -29,14 +29,19 @@ struct expect {
     uint64_t nblocks;
     uint64_t written;   /* state != UNKNOWN */
     uint64_t checkable; /* state GEN or ZERO */
-    struct expect_cold *cold; /* nblocks, after hot */
-    struct expect_hot hot[];
+    struct expect_hot hot[];  /* nblocks, then the cold array (expect_cold_of) */
 };
 
 /* Bytes of the header and the hot array, rounded up so the cold array is 8-byte aligned. */
 static size_t expect_hot_bytes(uint64_t nblocks)
 {
     return ALIGN_UP(sizeof(struct expect) + (size_t)nblocks * sizeof(struct expect_hot), (size_t)8);
+}
+
+/* Block i's generations and writers: the cold array follows the hot one. */
+static inline struct expect_cold *expect_cold_of(const struct expect *e, uint64_t i)
+{
+    return (struct expect_cold *)((uint8_t *)(uintptr_t)e + expect_hot_bytes(e->nblocks)) + i;
 }
 
 size_t expect_bytes(uint64_t nblocks)
@@ -56,7 +61,6 @@ struct expect *expect_init(void *mem, size_t bytes, uint64_t base_lba, uint64_t 
     memset(mem, 0, need);
     e->base = base_lba;
     e->nblocks = nblocks;
-    e->cold = (struct expect_cold *)((uint8_t *)mem + expect_hot_bytes(nblocks));
     return e;
 }
 
@@ -109,7 +113,7 @@ bool expect_begin_write(struct expect *e, uint64_t lba, uint32_t n, enum expect_
     if (kind != EXPECT_GEN && kind != EXPECT_ZERO && kind != EXPECT_DISCARDED)
         return false;
     struct expect_hot *x = &e->hot[lba - e->base];
-    struct expect_cold *c = &e->cold[lba - e->base];
+    struct expect_cold *c = expect_cold_of(e, lba - e->base);
     for (uint32_t i = 0; i < n; i++)
         if ((x[i].pend & EXPECT_INFLIGHT) || x[i].reads)
             return false;
@@ -128,7 +132,7 @@ bool expect_end_write(struct expect *e, uint64_t lba, uint32_t n, bool ok)
     if (!expect_range_ok(e, lba, n))
         return false;
     struct expect_hot *x = &e->hot[lba - e->base];
-    struct expect_cold *c = &e->cold[lba - e->base];
+    struct expect_cold *c = expect_cold_of(e, lba - e->base);
     for (uint32_t i = 0; i < n; i++)
         if (!(x[i].pend & EXPECT_INFLIGHT))
             return false;
@@ -149,7 +153,7 @@ bool expect_begin_read(struct expect *e, uint64_t lba, uint32_t n, struct expect
     if (!expect_range_ok(e, lba, n))
         return false;
     struct expect_hot *x = &e->hot[lba - e->base];
-    const struct expect_cold *c = &e->cold[lba - e->base];
+    const struct expect_cold *c = expect_cold_of(e, lba - e->base);
     for (uint32_t i = 0; i < n; i++)
         if (x[i].reads == UINT16_MAX)
             return false;
@@ -183,7 +187,7 @@ bool expect_get(const struct expect *e, uint64_t lba, struct expect_snap *snap)
 {
     if (!expect_range_ok(e, lba, 1))
         return false;
-    expect_snap_of(&e->hot[lba - e->base], &e->cold[lba - e->base], snap);
+    expect_snap_of(&e->hot[lba - e->base], expect_cold_of(e, lba - e->base), snap);
     return true;
 }
 
@@ -225,7 +229,7 @@ bool expect_next_checkable(const struct expect *e, uint64_t from, uint32_t max_n
 static bool expect_run_of(const struct expect *e, uint64_t i, struct expect_run *r)
 {
     const struct expect_hot *x = &e->hot[i];
-    const struct expect_cold *c = &e->cold[i];
+    const struct expect_cold *c = expect_cold_of(e, i);
     r->gen = 0;
     r->tag.writer_q = 0;
     r->tag.req_seq = 0;
@@ -271,7 +275,7 @@ bool expect_apply_run(struct expect *e, const struct expect_run *run)
     if (run->state < EXPECT_GEN || run->state > EXPECT_FAILED)
         return false;
     struct expect_hot *x = &e->hot[run->lba - e->base];
-    struct expect_cold *c = &e->cold[run->lba - e->base];
+    struct expect_cold *c = expect_cold_of(e, run->lba - e->base);
     for (uint32_t i = 0; i < run->count; i++)
         if ((x[i].pend & EXPECT_INFLIGHT) || x[i].reads)
             return false;

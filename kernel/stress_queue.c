@@ -14,7 +14,6 @@
 #define STARTUP_DEPTH 4   /* requests in flight per queue until the first verified read */
 #define STARTUP_MS 200
 
-
 static const char *const op_names[OP_COUNT] = {
     "read", "write", "flush", "discard", "write_zeroes", "get_id", "verify",
 };

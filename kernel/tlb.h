@@ -47,7 +47,8 @@ void tlb_refresh_retouch(void *p, size_t bytes);
  * accel/tcg/cputlb.c, from the flush); a guest that never flushes keeps the first 256 entries
  * (1 MiB) for good and, with a working set of several MiB (request buffers, the expected-state
  * table), refills entries all the time (page walks in tlb_fill). Reloading lets it grow: 12% less
- * QEMU CPU per request on null-co. Under KVM it costs a few TLB misses ten times a second. */
+ * QEMU CPU per request on null-co. Under KVM it costs a few TLB misses ten times a second. Not
+ * with tlb_refresh=off, which never reloads. */
 void tlb_tick(void);
 
 #endif

@@ -210,6 +210,15 @@ static void verify_describe(const struct verify_ctx *ctx, uint64_t lba,
     res->expected_tag = x->tag;
 }
 
+/* The whole result cleared (dumps included): for a bad read only, since every read of a run
+ * comes through verify_read. */
+static void verify_result_clear(struct verify_result *res, uint32_t checked)
+{
+    memset(res, 0, sizeof(*res));
+    res->torn_peer = -1;
+    res->checked = checked;
+}
+
 bool verify_read(const struct verify_ctx *ctx, uint64_t lba, uint32_t n, const uint8_t *data,
                  const struct expect_snap *snap, struct verify_result *res)
 {
@@ -219,8 +228,7 @@ bool verify_read(const struct verify_ctx *ctx, uint64_t lba, uint32_t n, const u
     uint32_t first = 0, bad = 0, checked = 0;
 
     if (!blk_size_valid(ctx->blk_size) || n == 0) {
-        memset(res, 0, sizeof(*res));
-        res->torn_peer = -1;
+        verify_result_clear(res, 0);
         return false; /* a caller bug: not ok, yet no bad block */
     }
     for (uint32_t i = 0; i < n; i++) {
@@ -244,19 +252,16 @@ bool verify_read(const struct verify_ctx *ctx, uint64_t lba, uint32_t n, const u
             first_x = used;
         }
     }
-    /* Every read of the run comes here: the whole result (dumps included) is cleared only for a
-     * bad one. */
-    res->ok = !bad;
-    res->cls = VERIFY_OK;
-    res->class_name = NULL;
-    res->bad_count = 0;
-    res->checked = checked;
-    res->torn_peer = -1;
-    if (!bad)
+    if (!bad) {
+        res->ok = true;
+        res->cls = VERIFY_OK;
+        res->class_name = NULL;
+        res->bad_count = 0;
+        res->checked = checked;
+        res->torn_peer = -1;
         return true;
-    memset(res, 0, sizeof(*res));
-    res->torn_peer = -1;
-    res->checked = checked;
+    }
+    verify_result_clear(res, checked);
     res->cls = first_c;
     res->index = first;
     res->bad_count = bad;

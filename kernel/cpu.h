@@ -51,8 +51,8 @@ static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b, 
 
 static inline void cpu_relax(void) { __asm__ __volatile__("pause" ::: "memory"); }
 static inline void irq_disable(void) { __asm__ __volatile__("cli" ::: "memory"); }
-static inline void irq_enable(void) { __asm__ __volatile__("sti" ::: "memory"); }
-/* sti;hlt: the one-instruction interrupt shadow of sti means a wakeup cannot slip in between. */
+/* The one place interrupts are enabled (spinlock.h relies on it). sti;hlt: the one-instruction
+ * interrupt shadow of sti means a wakeup cannot slip in between. */
 static inline void cpu_idle(void) { __asm__ __volatile__("sti; hlt; cli" ::: "memory"); }
 static inline uint64_t read_cr2(void)
 {
@@ -67,17 +67,6 @@ static inline uint64_t read_cr3(void)
     return v;
 }
 static inline void write_cr3(uint64_t v) { __asm__ __volatile__("mov %0, %%cr3" ::"r"(v) : "memory"); }
-static inline uint64_t irq_save(void)
-{
-    uint64_t flags;
-    __asm__ __volatile__("pushfq; popq %0; cli" : "=r"(flags)::"memory");
-    return flags;
-}
-static inline void irq_restore(uint64_t flags)
-{
-    if (flags & (1u << 9))
-        irq_enable();
-}
 
 /* Full barrier for ordering our stores against the device's (and other CPUs') loads. */
 static inline void mb(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }

@@ -1,4 +1,12 @@
-/* spinlock.h: a test-and-test-and-set lock that also disables interrupts while held. */
+/*
+ * spinlock.h: a test-and-test-and-set lock.
+ *
+ * It leaves the interrupt flag alone: this kernel runs with interrupts disabled everywhere except
+ * inside cpu_idle()'s `sti; hlt; cli` (cpu.h), where no lock is held, so an interrupt handler can
+ * never find its own CPU holding a lock. Saving and restoring RFLAGS around every lock cost two
+ * QEMU helper calls per lock under TCG (pushfq makes TCG compute the lazy condition codes), four
+ * per request on the stress path, for nothing.
+ */
 #ifndef VQH_SPINLOCK_H
 #define VQH_SPINLOCK_H
 
@@ -6,39 +14,30 @@
 
 struct spinlock {
     volatile uint32_t locked;
-    uint64_t saved_flags;
 };
 
 static inline void spin_lock(struct spinlock *l)
 {
-    uint64_t flags = irq_save();
     while (__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE)) {
         while (l->locked)
             cpu_relax();
     }
-    l->saved_flags = flags;
 }
 
 /* For the panic path: give up after spins attempts so a CPU that died holding it cannot hang us. */
 static inline bool spin_lock_bounded(struct spinlock *l, uint64_t spins)
 {
-    uint64_t flags = irq_save();
     while (__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE)) {
-        if (spins-- == 0) {
-            l->saved_flags = flags;
+        if (spins-- == 0)
             return false;
-        }
         cpu_relax();
     }
-    l->saved_flags = flags;
     return true;
 }
 
 static inline void spin_unlock(struct spinlock *l)
 {
-    uint64_t flags = l->saved_flags;
     __atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE);
-    irq_restore(flags);
 }
 
 #endif

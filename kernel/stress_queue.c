@@ -137,8 +137,11 @@ static const uint8_t vblk_ops[OP_COUNT] = {
     [OP_GET_ID] = VBLK_GET_ID, [OP_VERIFY] = VBLK_READ,
 };
 
-/* State the request to the driver and submit it. The range is already claimed. */
-static void squeue_post(struct squeue *q, struct sreq *r)
+/* State the request to the driver and submit it. The range is already claimed. *now: the fill
+ * round's time, read once per round (each TSC read is a QEMU helper taking a lock under TCG):
+ * ages and the watchdog count in milliseconds, and a round of small requests lasts well under
+ * one. Filling a large write's data can take longer, so the time is read again after it. */
+static void squeue_post(struct squeue *q, struct sreq *r, uint64_t *now)
 {
     struct sdisk *d = q->disk;
     struct vblk_seg segs[VBLK_SEGS_MAX];
@@ -149,8 +152,11 @@ static void squeue_post(struct squeue *q, struct sreq *r)
         .num_sectors = r->nblocks * d->spb,
         .segs = segs,
     };
-    if (r->op == OP_WRITE)
+    if (r->op == OP_WRITE) {
         squeue_fill_data(q, r);
+        if (r->large)
+            *now = time_ns();
+    }
     if (r->large)
         io.nsegs = squeue_large_segments(q, r, segs);
     else if (r->op == OP_READ || r->op == OP_VERIFY || r->op == OP_WRITE)
@@ -159,7 +165,7 @@ static void squeue_post(struct squeue *q, struct sreq *r)
     /* Mix indirect tables with direct chains (the driver decides what the device allows); a
      * burst takes one ring descriptor per request, so the whole run fits before one kick. */
     io.indirect = r->burst || ((io.nsegs > 1 || prng_below(&q->rng, 2)) && prng_below(&q->rng, 4) != 0);
-    r->submit_ns = time_ns();
+    r->submit_ns = *now;
     r->busy = 1;
     if (vblk_submit(q->vq, r->vr, &io, r) < 0) {
         /* Room was checked before the claim, so only a broken queue lands here. */
@@ -191,7 +197,8 @@ void squeue_fill(struct squeue *q)
      * behind hundreds of requests in QEMU's thread pool: a verified read 10-20 ms after hello,
      * not 30-50. The full depth follows at once. */
     uint32_t cap = q->depth;
-    if (!st.first_verified && phase == PHASE_RUN && time_ns() - st.start_ns < STARTUP_MS * 1000000ull)
+    uint64_t now = time_ns();
+    if (!st.first_verified && phase == PHASE_RUN && now - st.start_ns < STARTUP_MS * 1000000ull)
         cap = MIN(cap, STARTUP_DEPTH);
     while (q->nfree && q->inflight < cap && vblk_can_submit(q->vq, q->max_segs)) {
         if (st.cfg->rate && phase == PHASE_RUN) {
@@ -208,7 +215,7 @@ void squeue_fill(struct squeue *q)
             q->nfree--;
         }
         q->next_seq++;
-        squeue_post(q, r);
+        squeue_post(q, r, &now);
         posted = true;
         if (vblk_queue_broken(q->vq))
             break;

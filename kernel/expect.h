@@ -15,7 +15,12 @@
  *
  * Rules the stress engine relies on (they are what keeps verification free of false alarms):
  * - expect_begin_write refuses (returns false, changes nothing) if any block of the range has a
- *   write or a read in flight: no two in-flight writes overlap, no write starts under a read.
+ *   write in flight, or a read that judges it: no two in-flight writes overlap, no write starts
+ *   under a read that would judge the block against its old state. A read judges (and counts
+ *   itself on) only the blocks committed GEN or ZERO when it began; on the others anything reads
+ *   back, so a write may start and even finish under it without a false alarm. A read of
+ *   never-written blocks (all reads on null-co, most early in a run) thus writes nothing to the
+ *   table and its end touches only its own snapshot.
  * - Reads may start over an in-flight write; their snapshot then carries old and pending state
  *   and the verifier accepts either.
  * - Every write (data, zeroes or discard) gives each of its blocks that block's next generation:
@@ -92,14 +97,16 @@ bool expect_begin_write(struct expect *e, uint64_t lba, uint32_t n, enum expect_
  * some block of the range had no write in flight (a double completion). */
 bool expect_end_write(struct expect *e, uint64_t lba, uint32_t n, bool ok);
 
-/* Start a read: counts it on each block and fills snap[0..n-1]. Succeeds whatever is in flight;
- * false only if the range leaves the region or a read count would overflow (nothing changed).
- * A block whose committed state is neither GEN nor ZERO (anything reads back) gets only state
- * and inflight: every read passes here, and most of them early in a run (all on null-co). */
-bool expect_begin_read(struct expect *e, uint64_t lba, uint32_t n, struct expect_snap *snap);
+/* Start a read: fills snap[0..n-1] and counts the read on each block it judges (committed GEN
+ * or ZERO). Returns how many blocks it judges: 0 means verify_read would pass whatever the read
+ * returns, and expect_end_read has nothing to undo. Succeeds whatever is in flight; -1 only if
+ * the range leaves the region or a read count would overflow (nothing changed). A block it does
+ * not judge (anything reads back) gets only state and inflight in its snapshot. */
+int32_t expect_begin_read(struct expect *e, uint64_t lba, uint32_t n, struct expect_snap *snap);
 
-/* End that read. False, changing nothing, if some block had no read in flight. */
-bool expect_end_read(struct expect *e, uint64_t lba, uint32_t n);
+/* End that read, snap being what expect_begin_read gave: uncounts the blocks it judged. False,
+ * changing nothing, if one of them had no read in flight. */
+bool expect_end_read(struct expect *e, uint64_t lba, uint32_t n, const struct expect_snap *snap);
 
 /* Snapshot of one block without counting a read. False if lba is outside the region. */
 bool expect_get(const struct expect *e, uint64_t lba, struct expect_snap *snap);

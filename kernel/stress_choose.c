@@ -63,8 +63,12 @@ bool squeue_claim(struct squeue *q, struct sreq *r)
     switch (r->op) {
     case OP_READ:
     case OP_VERIFY:
-        ok = expect_begin_read(d->exp, r->lba, r->nblocks, r->snap);
+    {
+        int32_t judged = expect_begin_read(d->exp, r->lba, r->nblocks, r->snap);
+        ok = judged >= 0;
+        r->judged = judged > 0 ? (uint32_t)judged : 0;
         break;
+    }
     case OP_WRITE:
         ok = expect_begin_write(d->exp, r->lba, r->nblocks, r->zero_data ? EXPECT_ZERO : EXPECT_GEN, tag, r->gens);
         break;

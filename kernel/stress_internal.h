@@ -39,6 +39,7 @@ struct sreq {
     struct vblk_req *vr;        /* the driver's slot: request frame, status, indirect table */
     uint8_t *data;              /* max_blocks * blk_size bytes, deliberately not 4 KiB aligned */
     struct expect_snap *snap;   /* reads: expected state at submit */
+    uint32_t judged;            /* reads: blocks the table counted (0: nothing to verify or undo) */
     uint32_t *gens;             /* writes: generation stamped into each block */
     volatile uint8_t busy;      /* submitted and not completed (the watchdog reads it) */
     uint8_t op;

@@ -156,18 +156,104 @@ static void test_overlap_refused(void **state)
     assert_true(expect_end_write(e, BASE + 10, 4, true));
     assert_true(expect_end_write(e, BASE + 14, 4, true));
 
-    /* write vs read: no write may start under a read */
-    assert_true(expect_begin_read(e, BASE + 20, 4, snap));
+    /* write vs read: no write may start under a read that judges the block */
+    struct expect_snap snap2[4];
+    assert_true(expect_begin_write(e, BASE + 19, 8, EXPECT_GEN, tag(0, 3), NULL));
+    assert_true(expect_end_write(e, BASE + 19, 8, true));
+    assert_int_equal(expect_begin_read(e, BASE + 20, 4, snap), 4);
+    assert_int_equal(snap[0].state, EXPECT_GEN);
+    assert_false(expect_begin_write(e, BASE + 23, 2, EXPECT_GEN, tag(0, 4), NULL));
+    assert_false(expect_begin_write(e, BASE + 19, 1 + 4 + 1, EXPECT_DISCARDED, tag(0, 4), NULL));
+    assert_int_equal(expect_begin_read(e, BASE + 22, 4, snap2), 4); /* reads overlap reads */
+    assert_true(expect_end_read(e, BASE + 20, 4, snap));
+    assert_false(expect_begin_write(e, BASE + 23, 2, EXPECT_GEN, tag(0, 4), NULL));
+    assert_true(expect_begin_write(e, BASE + 20, 2, EXPECT_GEN, tag(0, 4), NULL));
+    assert_true(expect_end_read(e, BASE + 22, 4, snap2));
+    assert_false(expect_end_read(e, BASE + 22, 4, snap2)); /* no read left to end */
+    assert_true(expect_begin_write(e, BASE + 23, 2, EXPECT_GEN, tag(0, 5), NULL));
+}
+
+/* A read judges only blocks committed GEN or ZERO, so only those hold writes off. */
+static void test_read_holds_off_only_what_it_judges(void **state)
+{
+    (void)state;
+    struct expect *e = new_table(BASE, NBLK);
+    struct expect_snap snap[4];
+
+    /* BASE+1 written, BASE+0 and BASE+2..3 never: the read counts itself on BASE+1 alone. */
+    assert_true(expect_begin_write(e, BASE + 1, 1, EXPECT_GEN, tag(0, 1), NULL));
+    assert_true(expect_end_write(e, BASE + 1, 1, true));
+    assert_int_equal(expect_begin_read(e, BASE, 4, snap), 1);
     assert_int_equal(snap[0].state, EXPECT_UNKNOWN);
-    assert_false(expect_begin_write(e, BASE + 23, 2, EXPECT_GEN, tag(0, 3), NULL));
-    assert_false(expect_begin_write(e, BASE + 19, 1 + 4 + 1, EXPECT_DISCARDED, tag(0, 3), NULL));
-    assert_true(expect_begin_read(e, BASE + 22, 4, snap)); /* reads overlap reads */
-    assert_true(expect_end_read(e, BASE + 20, 4));
-    assert_false(expect_begin_write(e, BASE + 23, 2, EXPECT_GEN, tag(0, 3), NULL));
-    assert_true(expect_begin_write(e, BASE + 20, 2, EXPECT_GEN, tag(0, 3), NULL));
-    assert_true(expect_end_read(e, BASE + 22, 4));
-    assert_false(expect_end_read(e, BASE + 22, 4)); /* no read left to end */
-    assert_true(expect_begin_write(e, BASE + 23, 2, EXPECT_GEN, tag(0, 4), NULL));
+    assert_int_equal(snap[1].state, EXPECT_GEN);
+    assert_false(expect_begin_write(e, BASE + 1, 1, EXPECT_GEN, tag(0, 2), NULL));
+    /* A write starts and commits under the read where it judges nothing. */
+    assert_true(expect_begin_write(e, BASE + 2, 2, EXPECT_GEN, tag(0, 3), NULL));
+    assert_true(expect_end_write(e, BASE + 2, 2, true));
+    assert_int_equal(get(e, BASE + 2).state, EXPECT_GEN);
+    assert_int_equal(snap[2].state, EXPECT_UNKNOWN); /* the read's snapshot stays what it was */
+    /* Its end uncounts what its start counted, though BASE+2 is GEN by now. */
+    assert_true(expect_end_read(e, BASE, 4, snap));
+    assert_true(expect_begin_write(e, BASE + 1, 1, EXPECT_GEN, tag(0, 4), NULL));
+    assert_true(expect_end_write(e, BASE + 1, 1, true));
+    /* A second end finds nothing counted on BASE+1 any more: refused, nothing changed. */
+    assert_false(expect_end_read(e, BASE, 4, snap));
+    /* A read of never-written blocks alone counts nothing, so its end cannot tell a double. */
+    struct expect_snap un[2];
+    assert_int_equal(expect_begin_read(e, BASE + 10, 2, un), 0);
+    assert_true(expect_end_read(e, BASE + 10, 2, un));
+}
+
+/* A read of blocks no write ever began on answers from the bitmap; one written block anywhere in
+ * its range, on either side of a 64-bit word boundary, sends it to the table. */
+static void test_untouched_blocks(void **state)
+{
+    (void)state;
+    struct expect_snap snap[70];
+
+    for (uint64_t w = 60; w < 70; w++) {
+        struct expect *e = new_table(BASE, 180);
+        assert_true(expect_begin_write(e, BASE + w, 1, EXPECT_GEN, tag(1, (uint32_t)w), NULL));
+        /* In flight: the read sees the pending write. */
+        assert_int_equal(expect_begin_read(e, BASE + w - 2, 4, snap), 0); /* UNKNOWN: not judged */
+        assert_true(snap[2].inflight);
+        assert_false(snap[1].inflight);
+        assert_true(expect_end_read(e, BASE + w - 2, 4, snap));
+        assert_true(expect_end_write(e, BASE + w, 1, true));
+        /* Every range over w judges it; every range beside it is all UNKNOWN. */
+        for (uint64_t start = 0; start < 100; start += 7) {
+            uint32_t n = start < 50 ? 70 : 5;
+            bool covers = start <= w && w < start + n;
+            assert_int_equal(expect_begin_read(e, BASE + start, n, snap), covers ? 1 : 0);
+            for (uint32_t i = 0; i < n; i++) {
+                bool is_w = start + i == w;
+                assert_int_equal(snap[i].state, is_w ? EXPECT_GEN : EXPECT_UNKNOWN);
+                assert_false(snap[i].inflight);
+            }
+            /* A judging read holds writes off w; any other read holds nothing off. */
+            assert_int_equal(expect_begin_write(e, BASE + w, 1, EXPECT_GEN, tag(2, 1), NULL), !covers);
+            if (!covers)
+                assert_true(expect_end_write(e, BASE + w, 1, true));
+            assert_true(expect_end_read(e, BASE + start, n, snap));
+        }
+    }
+}
+
+/* The read count saturates: the 65536th read of a judged block is refused, changing nothing. */
+static void test_read_count_limit(void **state)
+{
+    (void)state;
+    struct expect *e = new_table(BASE, NBLK);
+    struct expect_snap snap[3];
+
+    assert_true(expect_begin_write(e, BASE + 1, 1, EXPECT_GEN, tag(0, 1), NULL));
+    assert_true(expect_end_write(e, BASE + 1, 1, true));
+    for (uint32_t i = 0; i < UINT16_MAX; i++)
+        assert_int_equal(expect_begin_read(e, BASE + 1, 1, snap), 1);
+    assert_int_equal(expect_begin_read(e, BASE, 3, snap), -1);
+    assert_true(expect_end_read(e, BASE + 1, 1, snap));
+    assert_int_equal(expect_begin_read(e, BASE, 3, snap), 1);
+    assert_int_equal(snap[1].state, EXPECT_GEN);
 }
 
 static void test_read_over_inflight_write(void **state)
@@ -179,7 +265,7 @@ static void test_read_over_inflight_write(void **state)
     assert_true(expect_begin_write(e, BASE, 4, EXPECT_GEN, tag(2, 5), NULL));
     assert_true(expect_end_write(e, BASE, 4, true));
     assert_true(expect_begin_write(e, BASE + 1, 2, EXPECT_ZERO, tag(3, 9), NULL));
-    assert_true(expect_begin_read(e, BASE, 4, snap)); /* allowed */
+    assert_int_equal(expect_begin_read(e, BASE, 4, snap), 4); /* allowed */
     assert_false(snap[0].inflight);
     assert_int_equal(snap[0].state, EXPECT_GEN);
     assert_int_equal(snap[0].gen, 1);
@@ -197,15 +283,15 @@ static void test_read_over_inflight_write(void **state)
     assert_false(snap[3].inflight);
     /* A block anything may read back from: its state (and whether a write is in flight) only. */
     struct expect_snap un;
-    assert_true(expect_begin_read(e, BASE + 9, 1, &un));
+    assert_int_equal(expect_begin_read(e, BASE + 9, 1, &un), 0);
     assert_int_equal(un.state, EXPECT_UNKNOWN);
     assert_false(un.inflight);
-    assert_true(expect_end_read(e, BASE + 9, 1));
+    assert_true(expect_end_read(e, BASE + 9, 1, &un));
     /* The write completes under the read; the read's snapshot stays what it was. */
     assert_true(expect_end_write(e, BASE + 1, 2, true));
     assert_int_equal(get(e, BASE + 1).state, EXPECT_ZERO);
     assert_true(snap[1].inflight);
-    assert_true(expect_end_read(e, BASE, 4));
+    assert_true(expect_end_read(e, BASE, 4, snap));
 }
 
 static void test_next_checkable(void **state)
@@ -340,6 +426,9 @@ int main(void)
         cmocka_unit_test(test_write_failure_and_kinds),
         cmocka_unit_test(test_overlap_refused),
         cmocka_unit_test(test_read_over_inflight_write),
+        cmocka_unit_test(test_read_holds_off_only_what_it_judges),
+        cmocka_unit_test(test_read_count_limit),
+        cmocka_unit_test(test_untouched_blocks),
         cmocka_unit_test(test_next_checkable),
         cmocka_unit_test(test_run_encoding_round_trip),
         cmocka_unit_test(test_run_parse_rejects),

@@ -9,8 +9,9 @@
  * applied to it) and never cleared: a block whose bit is clear is UNKNOWN with nothing in
  * flight, so a read of such blocks learns all it needs from the bitmap (1/32 of the hot array,
  * 64 KiB for a 256 MiB disk of 512-byte blocks) and touches neither array. Every read on null-co
- * and most early in a run are such reads; one cache miss into the 2 MiB hot array cost about a
- * sixth of the guest's CPU per request there.
+ * and most early in a run are such reads. Under TCG the guest's cost is close to its instruction
+ * count: skipping the table, the verification and the release lock for them took about 8% off
+ * the guest's CPU per request on null-co.
  */
 #include "expect.h"
 

@@ -16,6 +16,8 @@ void prng_seed(struct prng *st, uint64_t seed)
     /* splitmix64 never yields four zero words in a row, the one state xoshiro cannot leave. */
     for (int i = 0; i < 4; i++)
         st->s[i] = prng_splitmix64(&sm);
+    st->pool = 0;
+    st->nbits = 0;
 }
 
 uint64_t prng_below_reject(struct prng *st, uint64_t n, unsigned __int128 m)

@@ -19,6 +19,8 @@
 
 struct prng {
     uint64_t s[4];
+    uint64_t pool;  /* prng_below_pow2: bits of one draw not handed out yet */
+    uint32_t nbits; /* how many */
 };
 
 /* splitmix64's output function: a bijective 64-bit mixer (inline: the payload fill loop uses it). */
@@ -69,6 +71,25 @@ static inline uint64_t prng_below(struct prng *st, uint64_t n)
     if ((uint64_t)m >= n)
         return (uint64_t)(m >> 64);
     return prng_below_reject(st, n, m);
+}
+
+/*
+ * Uniform in [0, n) for n a power of two up to 2^32, a few bits of one 64-bit draw at a time: the
+ * stress engine tosses several coins per request (1 in 2, 4, 8, 512), and under TCG each full
+ * draw costs some 25 guest instructions. The pool is the generator's state too: same seed, same
+ * sequence of both kinds of draw.
+ */
+static inline uint64_t prng_below_pow2(struct prng *st, uint64_t n)
+{
+    unsigned k = (unsigned)__builtin_ctzll(n | (1ull << 32));
+    if (st->nbits < k) {
+        st->pool = prng_next(st);
+        st->nbits = 64;
+    }
+    uint64_t v = st->pool & (n - 1);
+    st->pool >>= k;
+    st->nbits -= k;
+    return v;
 }
 
 /* Uniform in [lo, hi] (inclusive); lo when hi < lo. */

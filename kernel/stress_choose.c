@@ -9,13 +9,15 @@
 #define WRITE_RETRIES 4         /* other LBAs tried when a write range is busy */
 #define BURST_ODDS 32           /* a merge burst starts at one request in this many */
 #define RECENT_ODDS 8           /* one read in this many reads back the queue's latest write */
+_Static_assert(!(GET_ID_EVERY & (GET_ID_EVERY - 1)) && !(BURST_ODDS & (BURST_ODDS - 1)) &&
+               !(RECENT_ODDS & (RECENT_ODDS - 1)), "odds drawn with prng_below_pow2");
 
 static uint8_t squeue_pick_op(struct squeue *q)
 {
     uint32_t total = 0;
     for (int i = 0; i < OP_COUNT; i++)
         total += st.weights[i];
-    if (prng_below(&q->rng, GET_ID_EVERY) == 0)
+    if (prng_below_pow2(&q->rng, GET_ID_EVERY) == 0)
         return OP_GET_ID;
     uint32_t x = (uint32_t)prng_below(&q->rng, total);
     for (uint8_t i = 0; i < OP_COUNT; i++) {
@@ -37,7 +39,7 @@ static void squeue_pick_range(struct squeue *q, uint32_t align, uint32_t max_n, 
     if (*n > d->region_blocks)
         *n = (uint32_t)d->region_blocks;
     uint64_t end = d->region_start + d->region_blocks;
-    if (align <= 1 && q->burst_next && q->burst_next + *n <= end && prng_below(&q->rng, 4) == 0) {
+    if (align <= 1 && q->burst_next && q->burst_next + *n <= end && prng_below_pow2(&q->rng, 4) == 0) {
         *lba = q->burst_next;
     } else {
         *lba = d->region_start + prng_below(&q->rng, d->region_blocks - *n + 1);
@@ -133,10 +135,10 @@ static bool squeue_burst(struct squeue *q, struct sreq *r)
     uint64_t end = d->region_start + d->region_blocks;
     if (!q->burst_left) {
         bool can_read = st.weights[OP_READ] != 0, can_write = st.weights[OP_WRITE] != 0;
-        if ((!can_read && !can_write) || prng_below(&q->rng, BURST_ODDS) != 0)
+        if ((!can_read && !can_write) || prng_below_pow2(&q->rng, BURST_ODDS) != 0)
             return false;
         q->burst_left = st.cfg->burst;
-        q->burst_op = can_write && (!can_read || prng_below(&q->rng, 2)) ? OP_WRITE : OP_READ;
+        q->burst_op = can_write && (!can_read || prng_below_pow2(&q->rng, 2)) ? OP_WRITE : OP_READ;
         q->burst_lba = d->region_start + (prng_below(&q->rng, d->region_blocks) | 1);
     }
     uint32_t hi = d->max_blocks, lo = MIN(st.cfg->min_blocks, hi);
@@ -186,7 +188,7 @@ bool squeue_prepare(struct squeue *q, struct sreq *r, uint32_t phase)
              * read back through the device's and the host's freshest state, and the first
              * verified read comes one request after the first write, not once random reads
              * happen to land on the few blocks written so far (until then, every read does). */
-            if (r->op == OP_READ && q->recent_n && (!st.first_verified || prng_below(&q->rng, RECENT_ODDS) == 0)) {
+            if (r->op == OP_READ && q->recent_n && (!st.first_verified || prng_below_pow2(&q->rng, RECENT_ODDS) == 0)) {
                 /* A large write (max_request) is read back in part: this slot's buffer, its
                  * snapshot and generation arrays hold max_blocks blocks. */
                 r->lba = q->recent_lba;
@@ -195,7 +197,7 @@ bool squeue_prepare(struct squeue *q, struct sreq *r, uint32_t phase)
                 break;
             }
             squeue_pick_range(q, 1, d->max_blocks, &r->lba, &r->nblocks);
-            r->zero_data = r->op == OP_WRITE && prng_below(&q->rng, 16) == 0;
+            r->zero_data = r->op == OP_WRITE && prng_below_pow2(&q->rng, 16) == 0;
             break;
         }
         if (r->nblocks && squeue_claim(q, r))

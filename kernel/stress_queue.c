@@ -94,7 +94,7 @@ static uint16_t squeue_segments(struct squeue *q, uint8_t *data, uint32_t bytes,
 {
     const struct vblk_disk *vd = &q->disk->vd;
     uint32_t want;
-    switch (many ? 1 : prng_below(&q->rng, 4)) {
+    switch (many ? 1 : prng_below_pow2(&q->rng, 4)) {
     case 0: want = bytes / vd->blk_size; break;
     case 1: want = bytes / 512; break;
     default: want = 1; break;
@@ -164,7 +164,7 @@ static void squeue_post(struct squeue *q, struct sreq *r, uint64_t *now)
                                    r->burst);
     /* Mix indirect tables with direct chains (the driver decides what the device allows); a
      * burst takes one ring descriptor per request, so the whole run fits before one kick. */
-    io.indirect = r->burst || ((io.nsegs > 1 || prng_below(&q->rng, 2)) && prng_below(&q->rng, 4) != 0);
+    io.indirect = r->burst || ((io.nsegs > 1 || prng_below_pow2(&q->rng, 2)) && prng_below_pow2(&q->rng, 4) != 0);
     r->submit_ns = *now;
     r->busy = 1;
     if (vblk_submit(q->vq, r->vr, &io, r) < 0) {

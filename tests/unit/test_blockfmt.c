@@ -100,7 +100,7 @@ static void test_prng_reference_vectors(void **state)
     uint64_t sm = 0;
     assert_true(prng_splitmix64(&sm) == 0xE220A8397B1DCDAFull); /* published splitmix64(0) */
 
-    struct prng p = {{1, 2, 3, 4}}; /* published xoshiro256** outputs for this state */
+    struct prng p = {.s = {1, 2, 3, 4}}; /* published xoshiro256** outputs for this state */
     assert_true(prng_next(&p) == 11520);
     assert_true(prng_next(&p) == 0);
     assert_true(prng_next(&p) == 1509978240);
@@ -150,6 +150,42 @@ static void test_prng_below_and_range(void **state)
         assert_true(r >= 5 && r <= 8);
     }
     assert_true(prng_range(&p, 9, 3) == 9);
+}
+
+/* Power-of-two draws from the bit pool: in range, about uniform, n = 1 draws nothing, and the
+ * pool is part of the state (same seed, same interleaving, same values). */
+static void test_prng_below_pow2(void **state)
+{
+    (void)state;
+    struct prng a, b;
+    uint32_t hist[4] = {0};
+    prng_seed(&a, 77);
+    for (int i = 0; i < 40000; i++)
+        hist[prng_below_pow2(&a, 4)]++;
+    for (int i = 0; i < 4; i++)
+        assert_in_range(hist[i], 9500, 10500);
+    const uint64_t ns[] = {1, 2, 8, 512, 1ull << 31, 1ull << 32};
+    prng_seed(&a, 5);
+    prng_seed(&b, 5);
+    for (int i = 0; i < 3000; i++) {
+        uint64_t n = ns[i % 6], v = prng_below_pow2(&a, n);
+        assert_true(v < n);
+        assert_int_equal(v, prng_below_pow2(&b, n));
+        if (i % 7 == 0)
+            assert_int_equal(prng_below(&a, 1000), prng_below(&b, 1000));
+    }
+    /* n = 1 takes no bits: the next coin is the same as without it. */
+    prng_seed(&a, 9);
+    prng_seed(&b, 9);
+    assert_int_equal(prng_below_pow2(&a, 1), 0);
+    assert_int_equal(prng_below_pow2(&a, 512), prng_below_pow2(&b, 512));
+    /* A draw of 64 bits' worth in coins refills exactly once: 32 two-bit coins from one word. */
+    prng_seed(&a, 3);
+    prng_seed(&b, 3);
+    uint64_t word = prng_next(&b);
+    for (int i = 0; i < 32; i++)
+        assert_int_equal(prng_below_pow2(&a, 4), (word >> (2 * i)) & 3);
+    assert_int_equal(prng_below_pow2(&a, 4), prng_next(&b) & 3);
 }
 
 static void test_prng_mix(void **state)
@@ -372,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_prng_reference_vectors),
         cmocka_unit_test(test_prng_determinism),
         cmocka_unit_test(test_prng_below_and_range),
+        cmocka_unit_test(test_prng_below_pow2),
         cmocka_unit_test(test_prng_mix),
         cmocka_unit_test(test_blk_round_trip),
         cmocka_unit_test(test_blk_layout),

@@ -86,16 +86,14 @@ uint64_t vq_used_phys(const struct virtqueue *vq)
 
 bool vq_chain_totals(const struct vq_buf *bufs, unsigned n_out, unsigned n, uint32_t *in_total)
 {
-    /* Spec 2.7 "The Virtqueue Descriptor Table": "Drivers MUST NOT add a descriptor chain longer
-     * than 2^32 bytes in total". Kept below 2^32 so an le32 used len can state any total. */
-    uint64_t total = 0, in = 0;
+    uint64_t total = 0, in = 0; /* VQ_CHAIN_BYTES_MAX says why the limit */
     for (unsigned i = 0; i < n; i++) {
         total += bufs[i].len;
         if (i >= n_out)
             in += bufs[i].len;
     }
     *in_total = (uint32_t)in;
-    return total <= UINT32_MAX;
+    return total <= VQ_CHAIN_BYTES_MAX;
 }
 
 int vq_add(struct virtqueue *vq, const struct vq_buf *bufs, unsigned n_out, unsigned n_in,

@@ -78,20 +78,24 @@ int vq_split_add(struct virtqueue *vq, const struct vq_buf *bufs, unsigned n_out
     struct vq_desc *indirect_table = indirect_table_v;
     bool use_indirect = indirect_table != NULL;
     uint16_t n = (uint16_t)(n_out + n_in);
-    uint32_t in_total;
-    if (!vq_chain_totals(bufs, n_out, n, &in_total))
-        return VQ_ERR_TOO_BIG;
     uint16_t need = use_indirect ? 1 : n;
     if (need > vq->num_free)
         return VQ_ERR_NOSPC;
 
+    /* The chain's totals are summed while its descriptors are written, one pass instead of two
+     * (each guest instruction counts under TCG); a chain found too long afterwards is simply not
+     * published: its descriptors are still free, out of the device's reach. */
+    uint64_t total = 0, in_total = 0;
     uint16_t head = vq->free_head, id = head;
     if (use_indirect) {
         /* Spec 2.7 "Indirect Descriptors": "The first indirect descriptor is located at start of
          * the indirect descriptor table (index 0), additional indirect descriptors are chained by
          * next". */
-        for (uint16_t i = 0; i < n; i++)
+        for (uint16_t i = 0; i < n; i++) {
             fill_desc(&indirect_table[i], &bufs[i], i >= n_out, i + 1u < n, (uint16_t)(i + 1));
+            total += bufs[i].len;
+            in_total += i >= n_out ? bufs[i].len : 0;
+        }
         /* Spec 2.7 "Indirect Descriptors": "A driver MUST NOT set both VIRTQ_DESC_F_INDIRECT and
          * VIRTQ_DESC_F_NEXT in flags." The table holds the whole chain: one ring descriptor. */
         struct vq_desc *d = &vq->desc[id];
@@ -107,16 +111,20 @@ int vq_split_add(struct virtqueue *vq, const struct vq_buf *bufs, unsigned n_out
         for (uint16_t i = 0; i < n; i++) {
             bool more = i + 1u < n;
             fill_desc(&vq->desc[id], &bufs[i], i >= n_out, more, vq->slot[id].next);
+            total += bufs[i].len;
+            in_total += i >= n_out ? bufs[i].len : 0;
             if (more)
                 id = vq->slot[id].next;
         }
     }
+    if (total > VQ_CHAIN_BYTES_MAX)
+        return VQ_ERR_TOO_BIG;
     vq->free_head = vq->slot[id].next; /* id: the chain's last descriptor */
     vq->num_free = (uint16_t)(vq->num_free - need);
 
     struct vq_slot *s = &vq->slot[head];
     s->token = token;
-    s->in_len = in_total;
+    s->in_len = (uint32_t)in_total;
     s->ndesc = need;
     s->head = true;
     publish_head(vq, head);

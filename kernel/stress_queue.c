@@ -87,15 +87,16 @@ oom:
     return false;
 }
 
-/* Cut the data buffer into segments: one, one per block, or 512-byte pieces, within seg_max
- * and size_max. Returns the segment count written to bufs. */
-static uint16_t squeue_segments(struct squeue *q, uint8_t *data, uint32_t bytes, struct vblk_seg *segs, uint16_t room,
-                                bool many)
+/* Cut the data buffer (nblocks blocks, bytes long) into segments: one, one per block, or 512-byte
+ * pieces, within seg_max and size_max. Returns the segment count written to bufs. The usual
+ * cuts need no division (a QEMU helper call under TCG). */
+static uint16_t squeue_segments(struct squeue *q, uint8_t *data, uint32_t nblocks, uint32_t bytes,
+                                struct vblk_seg *segs, uint16_t room, bool many)
 {
     const struct vblk_disk *vd = &q->disk->vd;
     uint32_t want;
     switch (many ? 1 : prng_below_pow2(&q->rng, 4)) {
-    case 0: want = bytes / vd->blk_size; break;
+    case 0: want = nblocks; break;
     case 1: want = bytes / 512; break;
     default: want = 1; break;
     }
@@ -103,7 +104,13 @@ static uint16_t squeue_segments(struct squeue *q, uint8_t *data, uint32_t bytes,
     if (vd->size_max)
         want = MAX(want, (bytes + vd->size_max - 1) / vd->size_max);
     want = MAX(MIN(want, max_segs), 1u);
-    uint32_t seg = ALIGN_UP((bytes + want - 1) / want, 512u);
+    uint32_t seg;
+    if (want == 1)
+        seg = bytes; /* a multiple of 512: blocks are */
+    else if (want == bytes / 512)
+        seg = 512;
+    else
+        seg = ALIGN_UP((bytes + want - 1) / want, 512u);
     if (vd->size_max && seg > vd->size_max)
         seg = vd->size_max & ~511u;
     uint16_t n = 0;
@@ -160,8 +167,8 @@ static void squeue_post(struct squeue *q, struct sreq *r, uint64_t *now)
     if (r->large)
         io.nsegs = squeue_large_segments(q, r, segs);
     else if (r->op == OP_READ || r->op == OP_VERIFY || r->op == OP_WRITE)
-        io.nsegs = squeue_segments(q, r->data, bytes, segs, (uint16_t)MIN(q->max_segs, (uint32_t)VBLK_SEGS_MAX),
-                                   r->burst);
+        io.nsegs = squeue_segments(q, r->data, r->nblocks, bytes, segs,
+                                   (uint16_t)MIN(q->max_segs, (uint32_t)VBLK_SEGS_MAX), r->burst);
     /* Mix indirect tables with direct chains (the driver decides what the device allows); a
      * burst takes one ring descriptor per request, so the whole run fits before one kick. */
     io.indirect = r->burst || ((io.nsegs > 1 || prng_below_pow2(&q->rng, 2)) && prng_below_pow2(&q->rng, 4) != 0);

@@ -279,6 +279,11 @@ static void test_add_errors(void **state)
     assert_int_equal(vq_num_free(&h->vq), 8);
     assert_int_equal(vq_avail_idx(&h->vq), 0);
     assert_false(vq_kick_prepare(&h->vq)); /* nothing was added */
+    /* The same through an indirect table: refused after the table was written, nothing published. */
+    assert_int_equal(vq_add(&h->vq, b, 1, 1, h, t, pa(t)), VQ_ERR_TOO_BIG);
+    assert_int_equal(vq_num_free(&h->vq), 8);
+    assert_int_equal(vq_avail_idx(&h->vq), 0);
+    assert_false(vq_kick_prepare(&h->vq));
     b[0].len = b[1].len = 4;
     assert_int_equal(vq_add(&h->vq, b, 2, 2, h, t, pa(t)), 0); /* exactly indirect_max */
     assert_int_equal(vq_num_free(&h->vq), 7);

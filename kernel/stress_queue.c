@@ -145,9 +145,10 @@ static const uint8_t vblk_ops[OP_COUNT] = {
 };
 
 /* State the request to the driver and submit it. The range is already claimed. *now: the fill
- * round's time, read once per round (each TSC read is a QEMU helper taking a lock under TCG):
- * ages and the watchdog count in milliseconds, and a round of small requests lasts well under
- * one. Filling a large write's data can take longer, so the time is read again after it. */
+ * round's time (each TSC read is a QEMU helper taking a lock under TCG), read at the round's
+ * start and again after each write's data fill, the one slow step (thousands of instructions a
+ * 4 KiB write): a read's submit time is then at most a few dozen reads early, microseconds, and
+ * ages and the watchdog count in milliseconds. */
 static void squeue_post(struct squeue *q, struct sreq *r, uint64_t *now)
 {
     struct sdisk *d = q->disk;
@@ -161,8 +162,7 @@ static void squeue_post(struct squeue *q, struct sreq *r, uint64_t *now)
     };
     if (r->op == OP_WRITE) {
         squeue_fill_data(q, r);
-        if (r->large)
-            *now = time_ns();
+        *now = time_ns();
     }
     if (r->large)
         io.nsegs = squeue_large_segments(q, r, segs);

@@ -89,6 +89,54 @@ bool vm_alive_hook(void *arg, struct vqh_err *why)
     return false;
 }
 
+/* What QEMU said last on its way out: the last line of its output that starts with "qemu" (its
+ * error lines do: "qemu-system-x86_64: -machine foo: unsupported machine type", "qemu: could
+ * not load kernel ..."), else the last non-empty one; false when there is nothing. */
+static bool vm_said(const struct vm *v, char *buf, size_t cap)
+{
+    char tail[4096];
+    FILE *f = fopen(v->out_path, "re");
+    if (!f)
+        return false;
+    if (fseek(f, 0, SEEK_END) == 0 && ftell(f) > (long)sizeof(tail) - 1)
+        fseek(f, -(long)sizeof(tail) + 1, SEEK_END);
+    else
+        rewind(f);
+    size_t n = fread(tail, 1, sizeof(tail) - 1, f);
+    fclose(f);
+    tail[n] = 0;
+    const char *pick = NULL, *last = NULL;
+    for (char *line = strtok(tail, "\n"); line; line = strtok(NULL, "\n")) {
+        if (!line[strspn(line, " \t\r")])
+            continue;
+        last = line;
+        if (!strncmp(line, "qemu", 4) && strstr(line, ": "))
+            pick = line;
+    }
+    if (!pick)
+        pick = last;
+    if (!pick)
+        return false;
+    snprintf(buf, cap, "%s", pick);
+    buf[strcspn(buf, "\r")] = 0;
+    return true;
+}
+
+/* A QEMU that died while starting (a bad option, a kernel file that vanished) breaks whatever
+ * we were waiting for (stage); the error then says what QEMU said, waiting up to a second for it
+ * to go. */
+static void vm_start_failed(struct vm *v, const char *stage, struct vqh_err *err)
+{
+    char said[300];
+    for (int i = 0; i < 20 && vm_alive(v); i++)
+        usleep(50 * 1000);
+    if (vm_alive(v) || !vm_said(v, said, sizeof(said)) || !err)
+        return;
+    enum vqh_err_kind kind = err->kind;
+    vqh_err_set(err, "QEMU %s %s %s: \"%s\" (see %s)", v->label, v->exit_status, stage, said, v->out_path);
+    err->kind = kind;
+}
+
 /* Wait for QEMU to connect to our serial listener. */
 static bool vm_accept_serial(struct vm *v, int timeout_ms, struct vqh_err *err)
 {
@@ -168,22 +216,26 @@ struct vm *vm_start(const struct vm_launch *l, const char *label, bool incoming,
     qemu_cmd_free(&cmd);
     if (!v->proc)
         goto fail;
+    const char *stage = "before connecting its serial port";
     if (!vm_accept_serial(v, l->opts->boot_timeout_ms, err))
-        goto fail;
+        goto fail_started;
+    stage = "during the QMP handshake";
     struct qmp_opts qo = { .label = v->label, .log = l->qmp_log, .alive = vm_alive_hook, .alive_arg = v };
     v->qmp = qmp_open(v->qmp_path, l->opts->qmp_timeout_ms, &qo, err);
     if (!v->qmp)
-        goto fail;
+        goto fail_started;
     /* Known QEMU bugs depend on it (tools/migrate/knownbug.h). */
     json_t *ver = qmp_cmd(v->qmp, "query-version", NULL, l->opts->qmp_timeout_ms, err);
     if (!ver)
-        goto fail;
+        goto fail_started;
     json_t *qv = json_object_get(ver, "qemu");
     v->version = (int)(json_integer_value(json_object_get(qv, "major")) * 10000 +
                        json_integer_value(json_object_get(qv, "minor")) * 100 +
                        json_integer_value(json_object_get(qv, "micro")));
     json_decref(ver);
     return v;
+fail_started:
+    vm_start_failed(v, stage, err);
 fail:
     vm_free(v);
     return NULL;

@@ -18,11 +18,11 @@ void vq_mark_broken(struct virtqueue *vq, enum vq_broken_code code, const char *
 /* The used element must name a buffer the device owns and fit its writable bytes; marks the
  * queue broken otherwise. where: the used index (split) or descriptor position (packed). */
 bool vq_check_used(struct virtqueue *vq, uint32_t id, uint32_t used_len, uint16_t where);
-/* Sums bufs; false when the chain exceeds what the spec allows (VQ_ERR_TOO_BIG). */
 /* Spec 2.7 "The Virtqueue Descriptor Table": "Drivers MUST NOT add a descriptor chain longer
  * than 2^32 bytes in total". Kept below 2^32 so an le32 used len can state any total. */
 #define VQ_CHAIN_BYTES_MAX UINT32_MAX
 
+/* Sums bufs; false when the chain exceeds what the spec allows (VQ_ERR_TOO_BIG). */
 bool vq_chain_totals(const struct vq_buf *bufs, unsigned n_out, unsigned n, uint32_t *in_total);
 
 size_t vq_split_ring_bytes(uint16_t size);

@@ -10,7 +10,8 @@
  * every build. Inlined by LTO they landed wherever the caller put them, and in one build
  * pmm_alloc's clear was a `rep stosq` whose three bytes straddled a 4 KiB page boundary
  * (0x104fff): under TCG every allocation's clear ran several times slower, the boot's probe took
- * 52-59 ms instead of 20-42 and the first verified read came 60 ms later. */
+ * 57-67 ms instead of 17-44 and the first verified read came at 133-161 ms of guest time instead
+ * of 35-80. */
 #define LIB_REP_FN __attribute__((noinline, aligned(64)))
 
 LIB_REP_FN void *memcpy(void *dst, const void *src, size_t n)

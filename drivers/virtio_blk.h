@@ -35,19 +35,15 @@
 /* What a request does (the driver maps these onto VIRTIO_BLK_T_*). */
 enum vblk_op { VBLK_READ, VBLK_WRITE, VBLK_FLUSH, VBLK_DISCARD, VBLK_WRITE_ZEROES, VBLK_GET_ID };
 
-/* One data buffer of a READ or WRITE. */
-struct vblk_seg {
-    void *buf;
-    uint32_t len;
-};
-
 /* A request as the engine states it. */
 struct vblk_io {
     uint8_t op;                  /* enum vblk_op */
     uint64_t sector;             /* first 512-byte sector (READ, WRITE, DISCARD, WRITE_ZEROES) */
     uint32_t num_sectors;        /* DISCARD, WRITE_ZEROES */
-    const struct vblk_seg *segs; /* READ, WRITE: the data, in order */
-    uint16_t nsegs;
+    void *data;                  /* READ, WRITE: one contiguous buffer of `bytes` bytes, */
+    uint32_t bytes;
+    uint32_t seg_bytes;          /* cut into nsegs segments of seg_bytes, the last one the rest */
+    uint16_t nsegs;              /* (1..seg_bytes bytes); 0: no data */
     bool indirect;               /* the load's wish for an indirect table: honoured when
                                     negotiated, and taken anyway when a direct chain cannot fit */
 };

@@ -39,16 +39,22 @@ bool vblk_can_submit(const struct vblk_queue *q, uint32_t nsegs)
 
 static struct vq_buf vblk_buf(const void *p, uint32_t len)
 {
-    return (struct vq_buf){ (uint64_t)(uintptr_t)p, len };
+    return (struct vq_buf){ .addr = (uint64_t)(uintptr_t)p, .len = len };
 }
 
 int vblk_submit(struct vblk_queue *q, struct vblk_req *r, const struct vblk_io *io, void *token)
 {
     struct vblk_req_dma *dma = r->dma;
-    struct vq_buf bufs[VBLK_SEGS_MAX + 2];
+    struct vq_buf bufs[3];
     uint16_t nb = 0, n_out;
     if (io->nsegs > q->seg_room)
         return VQ_ERR_TOO_MANY;
+    /* The data as one run of descriptors (struct vq_buf): the ring cuts it, and refuses a cut
+     * whose segments do not cover the bytes. */
+    struct vq_buf data = {
+        .addr = (uint64_t)(uintptr_t)io->data, .len = io->bytes, .seg = io->seg_bytes,
+        .pieces = io->nsegs,
+    };
     dma->hdr.reserved = 0;
     dma->hdr.sector = 0;
     /* Preset to a value no device writes, so "the device wrote no status" is detectable. */
@@ -56,19 +62,24 @@ int vblk_submit(struct vblk_queue *q, struct vblk_req *r, const struct vblk_io *
     /* 5.2.6: "The driver MUST place any device-readable ... header ... first", then the data,
      * then the device-writable status byte last; data is device-writable for reads. */
     bufs[nb++] = vblk_buf(&dma->hdr, sizeof(dma->hdr));
+    uint16_t descs = 2; /* header and status */
     switch (io->op) {
     case VBLK_READ:
         dma->hdr.type = VIRTIO_BLK_T_IN;
         dma->hdr.sector = io->sector;
         n_out = nb;
-        for (uint16_t i = 0; i < io->nsegs; i++)
-            bufs[nb++] = vblk_buf(io->segs[i].buf, io->segs[i].len);
+        if (io->nsegs) {
+            bufs[nb++] = data;
+            descs += io->nsegs;
+        }
         break;
     case VBLK_WRITE:
         dma->hdr.type = VIRTIO_BLK_T_OUT;
         dma->hdr.sector = io->sector;
-        for (uint16_t i = 0; i < io->nsegs; i++)
-            bufs[nb++] = vblk_buf(io->segs[i].buf, io->segs[i].len);
+        if (io->nsegs) {
+            bufs[nb++] = data;
+            descs += io->nsegs;
+        }
         n_out = nb;
         break;
     case VBLK_DISCARD:
@@ -80,6 +91,7 @@ int vblk_submit(struct vblk_queue *q, struct vblk_req *r, const struct vblk_io *
         dma->dwz.num_sectors = io->num_sectors;
         dma->dwz.flags = 0;
         bufs[nb++] = vblk_buf(&dma->dwz, sizeof(dma->dwz));
+        descs++;
         n_out = nb;
         break;
     case VBLK_GET_ID:
@@ -87,6 +99,7 @@ int vblk_submit(struct vblk_queue *q, struct vblk_req *r, const struct vblk_io *
         memset(dma->id, 0, sizeof(dma->id));
         n_out = nb;
         bufs[nb++] = vblk_buf(dma->id, VIRTIO_BLK_ID_BYTES);
+        descs++;
         break;
     case VBLK_FLUSH:
         dma->hdr.type = VIRTIO_BLK_T_FLUSH;
@@ -97,9 +110,9 @@ int vblk_submit(struct vblk_queue *q, struct vblk_req *r, const struct vblk_io *
     }
     bufs[nb++] = vblk_buf(&dma->status, 1);
     /* Indirect when asked and negotiated, and whenever a direct chain would not fit now. */
-    bool indirect = q->disk->indirect && (io->indirect || nb > vq_num_free(q->vq));
+    bool indirect = q->disk->indirect && (io->indirect || descs > vq_num_free(q->vq));
     r->token = token;
-    r->descs = nb;
+    r->descs = descs;
     r->indirect_used = indirect;
     int head = vq_add(q->vq, bufs, n_out, (unsigned)(nb - n_out), r, indirect ? r->indirect : NULL,
                       (uint64_t)(uintptr_t)r->indirect);

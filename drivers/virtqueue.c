@@ -84,6 +84,30 @@ uint64_t vq_used_phys(const struct virtqueue *vq)
     return vq->packed ? vq_packed_device_phys(vq) : vq_split_used_phys(vq);
 }
 
+/* A run's pieces must cover its length exactly: every piece but the last seg bytes, the last
+ * 1..seg (so none is empty, and none longer than the caller's cut). */
+static bool run_ok(const struct vq_buf *b)
+{
+    uint64_t full = (uint64_t)b->seg * (b->pieces - 1);
+    return b->seg != 0 && full < b->len && b->len - full <= b->seg;
+}
+
+/* Descriptors bufs take, or 0 when a run is malformed. At most n * 2^32: no overflow. */
+static uint64_t chain_descs(const struct vq_buf *bufs, uint64_t n)
+{
+    uint64_t d = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        if (bufs[i].pieces <= 1) {
+            d++;
+            continue;
+        }
+        if (!run_ok(&bufs[i]))
+            return 0;
+        d += bufs[i].pieces;
+    }
+    return d;
+}
+
 bool vq_chain_totals(const struct vq_buf *bufs, unsigned n_out, unsigned n, uint32_t *in_total)
 {
     uint64_t total = 0, in = 0; /* VQ_CHAIN_BYTES_MAX says why the limit */
@@ -107,13 +131,19 @@ int vq_add(struct virtqueue *vq, const struct vq_buf *bufs, unsigned n_out, unsi
     if (!bufs || !token)
         return VQ_ERR_INVAL;
     bool use_indirect = indirect_table && vq->indirect;
-    if (n > (use_indirect ? vq->indirect_max : vq->size))
+    uint16_t max = use_indirect ? vq->indirect_max : vq->size;
+    if (n > max) /* each element is one descriptor at least */
+        return VQ_ERR_TOO_MANY;
+    uint64_t ndesc = chain_descs(bufs, n);
+    if (ndesc == 0)
+        return VQ_ERR_INVAL;
+    if (ndesc > max)
         return VQ_ERR_TOO_MANY;
     if (vq->packed)
-        return vq_packed_add(vq, bufs, n_out, n_in, token, use_indirect ? indirect_table : NULL,
-                             indirect_phys);
-    return vq_split_add(vq, bufs, n_out, n_in, token, use_indirect ? indirect_table : NULL,
-                        indirect_phys);
+        return vq_packed_add(vq, bufs, n_out, n_in, (uint16_t)ndesc, token,
+                             use_indirect ? indirect_table : NULL, indirect_phys);
+    return vq_split_add(vq, bufs, n_out, n_in, (uint16_t)ndesc, token,
+                        use_indirect ? indirect_table : NULL, indirect_phys);
 }
 
 bool vq_kick_prepare(struct virtqueue *vq)

@@ -101,10 +101,18 @@ struct vq_config {
     bool packed;           /* VIRTIO_F_RING_PACKED (bit 34) negotiated */
 };
 
-/* One buffer element of a request: device address and length. */
+/*
+ * One buffer element of a request: device address and length, one descriptor. Or, with pieces
+ * >= 2, a run: one contiguous buffer the ring cuts into `pieces` descriptors of `seg` bytes each
+ * but the last, which holds the rest (1..seg bytes): a request's data cut to a device's segment
+ * limits is described in one element and its descriptors are written straight from it, with no
+ * scatter list built first (each guest instruction counts under TCG).
+ */
 struct vq_buf {
     uint64_t addr;
-    uint32_t len;
+    uint32_t len;    /* bytes of the whole element */
+    uint32_t seg;    /* a run: bytes of every piece but the last */
+    uint32_t pieces; /* descriptors the element takes; 0 and 1 both mean one */
 };
 
 /* Errors (negative), returned by vq_init and vq_add. */
@@ -112,7 +120,8 @@ enum {
     VQ_ERR_NOSPC = -1,   /* not enough free descriptors now; retry after completions */
     VQ_ERR_TOO_MANY = -2, /* more segments than the indirect table / Queue Size allows */
     VQ_ERR_EMPTY = -3,   /* zero buffers */
-    VQ_ERR_INVAL = -4,   /* NULL token/bufs, bad size or alignment (vq_init) */
+    VQ_ERR_INVAL = -4,   /* NULL token/bufs, a run whose pieces do not cover its length, bad
+                            size or alignment (vq_init) */
     VQ_ERR_TOO_BIG = -5, /* chain longer than 2^32 - 1 bytes in total */
     VQ_ERR_BROKEN = -6,  /* the device broke the protocol earlier; the queue is dead */
 };
@@ -186,7 +195,8 @@ uint64_t vq_used_phys(const struct virtqueue *vq);
 
 /*
  * Posts one request and publishes it: bufs[0..n_out) device-readable, then
- * bufs[n_out..n_out+n_in) device-writable. With indirect_table non-NULL (indirect_max entries of
+ * bufs[n_out..n_out+n_in) device-writable, each element one descriptor or a run of them (struct
+ * vq_buf); the limits below count descriptors. With indirect_table non-NULL (indirect_max entries of
  * VQ_INDIRECT_ENTRY_BYTES) and indirect descriptors negotiated, the chain is written to that table
  * (device address indirect_phys, it must stay untouched until the request completes) and takes
  * one ring descriptor; otherwise the chain is direct. token (non-NULL) comes back from

@@ -70,16 +70,24 @@ static void advance_avail(struct virtqueue *vq)
     }
 }
 
-int vq_packed_add(struct virtqueue *vq, const struct vq_buf *bufs, unsigned n_out, unsigned n_in,
-                  void *token, void *indirect_table, uint64_t indirect_phys)
+/* One descriptor of an available list; the flags are stored by the caller. */
+static void fill_pdesc(struct pvirtq_desc *d, uint64_t addr, uint32_t len, uint16_t id)
 {
-    uint16_t n = (uint16_t)(n_out + n_in);
+    d->addr = addr;
+    d->len = len;
+    d->id = id;
+}
+
+int vq_packed_add(struct virtqueue *vq, const struct vq_buf *bufs, unsigned n_out, unsigned n_in,
+                  uint16_t ndesc, void *token, void *indirect_table, uint64_t indirect_phys)
+{
+    unsigned n = n_out + n_in;
     uint32_t in_total;
     if (!vq_chain_totals(bufs, n_out, n, &in_total))
         return VQ_ERR_TOO_BIG;
     /* Spec 2.8 "Scatter-Gather Support": "A driver MUST make sure there's enough space in the
      * ring for the whole list before making the first descriptor in the list available". */
-    uint16_t need = indirect_table ? 1 : n;
+    uint16_t need = indirect_table ? 1 : ndesc;
     if (need > vq->num_free)
         return VQ_ERR_NOSPC;
     /* Every in-flight buffer holds at least one descriptor, so a free descriptor means a free
@@ -87,23 +95,26 @@ int vq_packed_add(struct virtqueue *vq, const struct vq_buf *bufs, unsigned n_ou
     uint16_t id = vq->free_head;
     vq->free_head = vq->slot[id].next;
 
-    uint16_t head = vq->avail_idx, head_flags;
+    uint16_t head = vq->avail_idx, head_flags = 0, k = 0;
     if (indirect_table) {
         /* Spec 2.8 "Indirect Flag": "The first descriptor is located at the start of the indirect
          * descriptor table, additional indirect descriptors come immediately afterwards", and
          * "The driver MUST NOT set any flags except DESC_F_WRITE within an indirect descriptor";
          * their buffer ids are reserved (left 0). Readable elements come first by contract. */
         struct pvirtq_desc *t = indirect_table;
-        for (uint16_t i = 0; i < n; i++) {
-            t[i].addr = bufs[i].addr;
-            t[i].len = bufs[i].len;
-            t[i].id = 0;
-            t[i].flags = i >= n_out ? VIRTQ_DESC_F_WRITE : 0;
+        for (unsigned e = 0; e < n; e++) {
+            const struct vq_buf *b = &bufs[e];
+            uint16_t f = e >= n_out ? VIRTQ_DESC_F_WRITE : 0;
+            uint64_t addr = b->addr, end = addr + b->len;
+            for (uint32_t p = 1; p < b->pieces; p++, k++, addr += b->seg) {
+                fill_pdesc(&t[k], addr, b->seg, 0);
+                t[k].flags = f;
+            }
+            fill_pdesc(&t[k], addr, (uint32_t)(end - addr), 0);
+            t[k++].flags = f;
         }
         struct pvirtq_desc *d = &vq->pdesc[head];
-        d->addr = indirect_phys;
-        d->len = (uint32_t)(n * sizeof(struct pvirtq_desc));
-        d->id = id;
+        fill_pdesc(d, indirect_phys, (uint32_t)(ndesc * sizeof(struct pvirtq_desc)), id);
         /* "In descriptors with VIRTQ_DESC_F_INDIRECT set VIRTQ_DESC_F_WRITE is reserved", and
          * "A driver MUST NOT write direct descriptors with DESC_F_INDIRECT set in a
          * scatter-gather list linked by VIRTQ_DESC_F_NEXT": one descriptor, no NEXT. */
@@ -115,21 +126,25 @@ int vq_packed_add(struct virtqueue *vq, const struct vq_buf *bufs, unsigned n_ou
          * (written in all of them: the device reads it from the last), and "all flags ... must be
          * set/cleared correctly in all descriptors in the list, not just the first one": a list
          * that wraps takes the flipped counter from the first descriptor after the wrap. */
-        head_flags = 0;
-        for (uint16_t i = 0; i < n; i++) {
-            struct pvirtq_desc *d = &vq->pdesc[vq->avail_idx];
-            uint16_t f = (uint16_t)((i >= n_out ? VIRTQ_DESC_F_WRITE : 0) |
-                                    (i + 1u < n ? VIRTQ_DESC_F_NEXT : 0) |
-                                    avail_bits(vq->avail_wrap));
-            d->addr = bufs[i].addr;
-            d->len = bufs[i].len;
-            d->id = id;
-            if (i == 0)
-                head_flags = f; /* "Don't mark the 1st descriptor available until all of them are
-                                   ready" */
-            else
-                WR16(&d->flags, f);
-            advance_avail(vq);
+        for (unsigned e = 0; e < n; e++) {
+            const struct vq_buf *b = &bufs[e];
+            uint16_t w = e >= n_out ? VIRTQ_DESC_F_WRITE : 0;
+            uint64_t addr = b->addr, end = addr + b->len;
+            uint32_t pieces = b->pieces > 1 ? b->pieces : 1;
+            for (uint32_t p = 1; p <= pieces; p++, k++) {
+                struct pvirtq_desc *d = &vq->pdesc[vq->avail_idx];
+                uint32_t len = p < pieces ? b->seg : (uint32_t)(end - addr);
+                uint16_t f = (uint16_t)(w | (k + 1u < ndesc ? VIRTQ_DESC_F_NEXT : 0) |
+                                        avail_bits(vq->avail_wrap));
+                fill_pdesc(d, addr, len, id);
+                addr += len;
+                if (k == 0)
+                    head_flags = f; /* "Don't mark the 1st descriptor available until all of them
+                                       are ready" */
+                else
+                    WR16(&d->flags, f);
+                advance_avail(vq);
+            }
         }
     }
     struct vq_slot *s = &vq->slot[id];

@@ -45,16 +45,12 @@ uint64_t vq_split_used_phys(const struct virtqueue *vq)
     return vq->phys + used_off(vq->size);
 }
 
-static void fill_desc(struct vq_desc *d, const struct vq_buf *b, bool writable, bool more,
-                      uint16_t next)
+static void fill_desc(struct vq_desc *d, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
 {
-    /* Spec 2.7 "Placing Buffers Into The Descriptor Table": "If b is device-writable, set
-     * d.flags to VIRTQ_DESC_F_WRITE, otherwise 0. If there is a buffer element after this: Set
-     * d.next to the index of the next free descriptor element. Set the VIRTQ_DESC_F_NEXT bit". */
-    d->addr = b->addr;
-    d->len = b->len;
-    d->flags = (uint16_t)((writable ? VIRTQ_DESC_F_WRITE : 0) | (more ? VIRTQ_DESC_F_NEXT : 0));
-    d->next = more ? next : 0;
+    d->addr = addr;
+    d->len = len;
+    d->flags = flags;
+    d->next = next;
 }
 
 static void publish_head(struct virtqueue *vq, uint16_t head)
@@ -72,54 +68,74 @@ static void publish_head(struct virtqueue *vq, uint16_t head)
     vq->added_since_kick++;
 }
 
+/*
+ * Writes the chain of bufs (runs cut into their pieces) into table t: direct, into the ring's
+ * free descriptors along the free list from vq->free_head, whose links already name the next
+ * free ids and so double as the chain links; or into an indirect table, at 0, 1, 2... (spec 2.7
+ * "Indirect Descriptors": "The first indirect descriptor is located at start of the indirect
+ * descriptor table (index 0), additional indirect descriptors are chained by next").
+ * Spec 2.7 "Placing Buffers Into The Descriptor Table": "If b is device-writable, set d.flags to
+ * VIRTQ_DESC_F_WRITE, otherwise 0. If there is a buffer element after this: Set d.next to the
+ * index of the next free descriptor element. Set the VIRTQ_DESC_F_NEXT bit": every descriptor is
+ * written with NEXT, the last one is then closed. The chain's totals are summed on the way.
+ * Returns the last descriptor's id. Inlined into its two callers, so each loop is specialised.
+ */
+static inline __attribute__((always_inline)) uint16_t
+fill_chain(struct virtqueue *vq, struct vq_desc *t, bool direct, const struct vq_buf *bufs,
+           unsigned n_out, unsigned n, uint64_t *total, uint64_t *in_total)
+{
+    uint16_t id = direct ? vq->free_head : 0, last = id;
+    for (unsigned e = 0; e < n; e++) {
+        const struct vq_buf *b = &bufs[e];
+        bool writable = e >= n_out;
+        uint16_t flags = writable ? VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT : VIRTQ_DESC_F_NEXT;
+        uint64_t addr = b->addr, end = addr + b->len;
+        *total += b->len;
+        *in_total += writable ? b->len : 0;
+        for (uint32_t p = 1; p < b->pieces; p++) {
+            uint16_t next = direct ? vq->slot[id].next : (uint16_t)(id + 1);
+            fill_desc(&t[id], addr, b->seg, flags, next);
+            addr += b->seg;
+            id = next;
+        }
+        uint16_t next = direct ? vq->slot[id].next : (uint16_t)(id + 1);
+        fill_desc(&t[id], addr, (uint32_t)(end - addr), flags, next);
+        last = id;
+        id = next;
+    }
+    t[last].flags &= (uint16_t)~VIRTQ_DESC_F_NEXT;
+    t[last].next = 0;
+    return last;
+}
+
 int vq_split_add(struct virtqueue *vq, const struct vq_buf *bufs, unsigned n_out, unsigned n_in,
-                 void *token, void *indirect_table_v, uint64_t indirect_phys)
+                 uint16_t ndesc, void *token, void *indirect_table_v, uint64_t indirect_phys)
 {
     struct vq_desc *indirect_table = indirect_table_v;
-    bool use_indirect = indirect_table != NULL;
-    uint16_t n = (uint16_t)(n_out + n_in);
-    uint16_t need = use_indirect ? 1 : n;
+    unsigned n = n_out + n_in;
+    uint16_t need = indirect_table ? 1 : ndesc;
     if (need > vq->num_free)
         return VQ_ERR_NOSPC;
 
-    /* The chain's totals are summed while its descriptors are written, one pass instead of two
-     * (each guest instruction counts under TCG); a chain found too long afterwards is simply not
-     * published: its descriptors are still free, out of the device's reach. */
+    /* A chain found too long once written is simply not published: its descriptors are still
+     * free, out of the device's reach. */
     uint64_t total = 0, in_total = 0;
-    uint16_t head = vq->free_head, id = head;
-    if (use_indirect) {
-        /* Spec 2.7 "Indirect Descriptors": "The first indirect descriptor is located at start of
-         * the indirect descriptor table (index 0), additional indirect descriptors are chained by
-         * next". */
-        for (uint16_t i = 0; i < n; i++) {
-            fill_desc(&indirect_table[i], &bufs[i], i >= n_out, i + 1u < n, (uint16_t)(i + 1));
-            total += bufs[i].len;
-            in_total += i >= n_out ? bufs[i].len : 0;
-        }
+    uint16_t head = vq->free_head, last = head;
+    if (indirect_table) {
+        fill_chain(vq, indirect_table, false, bufs, n_out, n, &total, &in_total);
         /* Spec 2.7 "Indirect Descriptors": "A driver MUST NOT set both VIRTQ_DESC_F_INDIRECT and
          * VIRTQ_DESC_F_NEXT in flags." The table holds the whole chain: one ring descriptor. */
-        struct vq_desc *d = &vq->desc[id];
-        d->addr = indirect_phys;
-        d->len = (uint32_t)(n * sizeof(struct vq_desc));
-        d->flags = VIRTQ_DESC_F_INDIRECT;
-        d->next = 0;
+        fill_desc(&vq->desc[head], indirect_phys, (uint32_t)(ndesc * sizeof(struct vq_desc)),
+                  VIRTQ_DESC_F_INDIRECT, 0);
     } else {
         /* Spec 2.7 "Message Framing": "The driver MUST place any device-writable descriptor
          * elements after any device-readable descriptor elements." bufs is readable-first by
-         * contract (and so is the indirect table above). The free-list links already name the
-         * next free ids, so they double as the chain links. */
-        for (uint16_t i = 0; i < n; i++) {
-            bool more = i + 1u < n;
-            fill_desc(&vq->desc[id], &bufs[i], i >= n_out, more, vq->slot[id].next);
-            total += bufs[i].len;
-            in_total += i >= n_out ? bufs[i].len : 0;
-            if (more)
-                id = vq->slot[id].next;
-        }
+         * contract (and so is the indirect table above). */
+        last = fill_chain(vq, vq->desc, true, bufs, n_out, n, &total, &in_total);
     }
     if (total > VQ_CHAIN_BYTES_MAX)
         return VQ_ERR_TOO_BIG;
-    vq->free_head = vq->slot[id].next; /* id: the chain's last descriptor */
+    vq->free_head = vq->slot[last].next;
     vq->num_free = (uint16_t)(vq->num_free - need);
 
     struct vq_slot *s = &vq->slot[head];

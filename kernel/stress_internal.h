@@ -165,8 +165,8 @@ void stress_large_describe(struct msg *m, const struct sdisk *d);
 bool squeue_large_alloc(struct squeue *q, const char **why);
 /* A large request to post now (prepared and claimed), or NULL: post a normal one. */
 struct sreq *squeue_take_large(struct squeue *q, uint32_t phase);
-/* Its data segments, from the disk's plan; returns the count. */
-uint16_t squeue_large_segments(struct squeue *q, struct sreq *r, struct vblk_seg *segs);
+/* Its data segments, from the disk's plan: io->seg_bytes and io->nsegs. */
+void squeue_large_segments(struct squeue *q, struct vblk_io *io);
 void squeue_large_done(struct squeue *q, struct sreq *r);
 /* True when another queue's reservation covers part of [lba, lba+n) (d->lock held). */
 bool stress_reserved_by_other(const struct sdisk *d, const struct squeue *q, const struct sreq *r);

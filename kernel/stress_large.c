@@ -210,15 +210,13 @@ struct sreq *squeue_take_large(struct squeue *q, uint32_t phase)
     return NULL;
 }
 
-uint16_t squeue_large_segments(struct squeue *q, struct sreq *r, struct vblk_seg *segs)
+void squeue_large_segments(struct squeue *q, struct vblk_io *io)
 {
     const struct reqsize_plan *p = &q->disk->large;
-    uint16_t n = 0;
-    for (uint32_t i = 0; i < p->segs && i < VBLK_SEGS_MAX; i++, n++) {
-        segs[n].buf = r->data + (size_t)i * p->seg_bytes;
-        segs[n].len = reqsize_seg_len(p, i);
-    }
-    return n;
+    io->seg_bytes = p->seg_bytes;
+    io->nsegs = (uint16_t)MIN(p->segs, (uint32_t)VBLK_SEGS_MAX);
+    if (io->nsegs < p->segs) /* cannot happen: the plan keeps within the queue's tables */
+        io->bytes = MIN(io->bytes, io->nsegs * p->seg_bytes);
 }
 
 void squeue_large_done(struct squeue *q, struct sreq *r)

@@ -87,38 +87,49 @@ oom:
     return false;
 }
 
-/* Cut the data buffer (nblocks blocks, bytes long) into segments: one, one per block, or 512-byte
- * pieces, within seg_max and size_max. Returns the segment count written to bufs. The usual
- * cuts need no division (a QEMU helper call under TCG). */
-static uint16_t squeue_segments(struct squeue *q, uint8_t *data, uint32_t nblocks, uint32_t bytes,
-                                struct vblk_seg *segs, uint16_t room, bool many)
+/* Cut io's data (nblocks blocks, io->bytes long) into segments: one, one per block, or 512-byte
+ * pieces, within seg_max and size_max, as one run the ring cuts (io->seg_bytes, io->nsegs).
+ * The usual cuts need no division (a QEMU helper call under TCG). */
+static void squeue_segments(struct squeue *q, struct vblk_io *io, uint32_t nblocks, uint16_t room,
+                            bool many)
 {
     const struct vblk_disk *vd = &q->disk->vd;
-    uint32_t want;
+    uint32_t bytes = io->bytes, sectors = bytes / 512, want;
     switch (many ? 1 : prng_below_pow2(&q->rng, 4)) {
     case 0: want = nblocks; break;
-    case 1: want = bytes / 512; break;
+    case 1: want = sectors; break;
     default: want = 1; break;
     }
     uint32_t max_segs = MIN(vd->seg_max, (uint32_t)room);
     if (vd->size_max)
         want = MAX(want, (bytes + vd->size_max - 1) / vd->size_max);
     want = MAX(MIN(want, max_segs), 1u);
-    uint32_t seg;
-    if (want == 1)
+    uint32_t seg, n;
+    if (want == 1) {
         seg = bytes; /* a multiple of 512: blocks are */
-    else if (want == bytes / 512)
+        n = 1;
+    } else if (want == sectors) {
         seg = 512;
-    else
+        n = sectors;
+    } else if (want == nblocks) {
+        seg = vd->blk_size;
+        n = nblocks;
+    } else {
         seg = ALIGN_UP((bytes + want - 1) / want, 512u);
-    if (vd->size_max && seg > vd->size_max)
-        seg = vd->size_max & ~511u;
-    uint16_t n = 0;
-    for (uint32_t off = 0; off < bytes && n < room; off += seg, n++) {
-        segs[n].buf = data + off;
-        segs[n].len = MIN(seg, bytes - off);
+        n = 0; /* counted below */
     }
-    return n;
+    if (vd->size_max && seg > vd->size_max) {
+        seg = vd->size_max & ~511u;
+        n = 0;
+    }
+    if (n == 0)
+        n = (bytes + seg - 1) / seg;
+    if (n > room) { /* a device whose seg_max * size_max cannot carry the request: cut it short */
+        n = room;
+        io->bytes = seg * n;
+    }
+    io->seg_bytes = seg;
+    io->nsegs = (uint16_t)n;
 }
 
 static void squeue_fill_data(struct squeue *q, struct sreq *r)
@@ -152,23 +163,22 @@ static const uint8_t vblk_ops[OP_COUNT] = {
 static void squeue_post(struct squeue *q, struct sreq *r, uint64_t *now)
 {
     struct sdisk *d = q->disk;
-    struct vblk_seg segs[VBLK_SEGS_MAX];
-    uint32_t bytes = r->nblocks * d->vd.blk_size;
     struct vblk_io io = {
         .op = vblk_ops[r->op],
         .sector = r->lba * d->spb,
         .num_sectors = r->nblocks * d->spb,
-        .segs = segs,
+        .data = r->data,
+        .bytes = r->nblocks * d->vd.blk_size,
     };
     if (r->op == OP_WRITE) {
         squeue_fill_data(q, r);
         *now = time_ns();
     }
     if (r->large)
-        io.nsegs = squeue_large_segments(q, r, segs);
+        squeue_large_segments(q, &io);
     else if (r->op == OP_READ || r->op == OP_VERIFY || r->op == OP_WRITE)
-        io.nsegs = squeue_segments(q, r->data, r->nblocks, bytes, segs,
-                                   (uint16_t)MIN(q->max_segs, (uint32_t)VBLK_SEGS_MAX), r->burst);
+        squeue_segments(q, &io, r->nblocks, (uint16_t)MIN(q->max_segs, (uint32_t)VBLK_SEGS_MAX),
+                        r->burst);
     /* Mix indirect tables with direct chains (the driver decides what the device allows); a
      * burst takes one ring descriptor per request, so the whole run fits before one kick. */
     io.indirect = r->burst || ((io.nsegs > 1 || prng_below_pow2(&q->rng, 2)) && prng_below_pow2(&q->rng, 4) != 0);

@@ -146,9 +146,9 @@ static int add_req(struct harness *h, struct req *r, unsigned n_out, unsigned n_
         r->out[i] = (uint8_t)(r->seq * 7 + i);
     memset(r->in, 0xee, IN_BYTES);
     for (unsigned i = 0; i < n_out; i++)
-        b[i] = (struct vq_buf){pa(r->out + 8 * i), i + 1 < n_out ? 8 : 11};
+        b[i] = (struct vq_buf){.addr = pa(r->out + 8 * i), .len = i + 1 < n_out ? 8 : 11};
     for (unsigned i = 0; i < n_in; i++)
-        b[n_out + i] = (struct vq_buf){pa(r->in + 8 * i), i + 1 < n_in ? 8 : 13};
+        b[n_out + i] = (struct vq_buf){.addr = pa(r->in + 8 * i), .len = i + 1 < n_in ? 8 : 13};
     int rc = vq_add(&h->vq, b, n_out, n_in, r, indirect ? r->table : NULL, pa(r->table));
     if (rc >= 0) {
         r->head = (uint16_t)rc;
@@ -249,7 +249,7 @@ static void test_layout_and_init(void **state)
     static uint8_t big[851982 + 16] __attribute__((aligned(16)));
     void *st = malloc(vq_state_bytes(32768, false));
     struct vq_config max = {32768, true, true, 0, false};
-    struct vq_buf b = {0x1000, 512};
+    struct vq_buf b = {.addr = 0x1000, .len = 512};
     assert_int_equal(vq_init(&vq, &max, big, 0x100000, st), 0);
     assert_int_equal(vq_num_free(&vq), 32768);
     assert_int_equal(vq_used_phys(&vq), 0x100000 + 589832);
@@ -268,7 +268,7 @@ static void test_add_errors(void **state)
     struct harness *h = setup_h(8, false, true, 4);
     struct vq_buf b[9];
     for (int i = 0; i < 9; i++)
-        b[i] = (struct vq_buf){pa(h->req[0].out), 4};
+        b[i] = (struct vq_buf){.addr = pa(h->req[0].out), .len = 4};
     struct vq_desc *t = h->req[0].table;
     assert_int_equal(vq_add(&h->vq, b, 0, 0, h, NULL, 0), VQ_ERR_EMPTY);
     assert_int_equal(vq_add(&h->vq, b, 1, 0, NULL, NULL, 0), VQ_ERR_INVAL);
@@ -303,7 +303,9 @@ static void test_round_trip(void **state)
     memcpy(out, hdr, 16);
     memcpy(out + 16, data, 48);
     memset(in, 0xcc, 41);
-    struct vq_buf b[4] = {{pa(out), 16}, {pa(out + 16), 48}, {pa(in), 40}, {pa(in + 40), 1}};
+    struct vq_buf b[4] = {
+        {.addr = pa(out), .len = 16}, {.addr = pa(out + 16), .len = 48},
+        {.addr = pa(in), .len = 40}, {.addr = pa(in + 40), .len = 1}};
     int token;
     assert_int_equal(vq_add(&h->vq, b, 2, 2, &token, NULL, 0), 0);
     assert_int_equal(vq_num_free(&h->vq), 12);

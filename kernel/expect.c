@@ -195,13 +195,8 @@ int32_t expect_begin_read(struct expect *e, uint64_t lba, uint32_t n, struct exp
 {
     if (!expect_range_ok(e, lba, n) || n > INT32_MAX)
         return -1;
-    if (!expect_any_touched(e, lba - e->base, n)) {
-        for (uint32_t i = 0; i < n; i++) {
-            snap[i].state = EXPECT_UNKNOWN;
-            snap[i].inflight = false;
-        }
-        return 0;
-    }
+    if (!expect_any_touched(e, lba - e->base, n))
+        return 0; /* all UNKNOWN, none in flight: snap is left as it was (expect.h) */
     struct expect_hot *x = &e->hot[lba - e->base];
     const struct expect_cold *c = expect_cold_of(e, lba - e->base);
     for (uint32_t i = 0; i < n; i++)

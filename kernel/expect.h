@@ -101,7 +101,9 @@ bool expect_end_write(struct expect *e, uint64_t lba, uint32_t n, bool ok);
  * or ZERO). Returns how many blocks it judges: 0 means verify_read would pass whatever the read
  * returns, and expect_end_read has nothing to undo. Succeeds whatever is in flight; -1 only if
  * the range leaves the region or a read count would overflow (nothing changed). A block it does
- * not judge (anything reads back) gets only state and inflight in its snapshot. */
+ * not judge (anything reads back) gets only state and inflight in its snapshot. A range no write
+ * ever began on returns 0 at once and leaves snap unwritten (the engine's reads on a fresh disk
+ * need no snapshot: nothing verifies or ends them); ask expect_get for such a block's state. */
 int32_t expect_begin_read(struct expect *e, uint64_t lba, uint32_t n, struct expect_snap *snap);
 
 /* End that read, snap being what expect_begin_read gave: uncounts the blocks it judged. False,

@@ -207,6 +207,17 @@ static void stress_set_weights(void)
     if (!st.weights[OP_READ] && !st.weights[OP_WRITE] && !st.weights[OP_FLUSH] &&
         !st.weights[OP_DISCARD] && !st.weights[OP_WRITE_ZEROES])
         st.weights[OP_READ] = 1;
+    uint32_t kinds = 0;
+    st.weight_total = 0;
+    for (uint8_t i = 0; i < OP_COUNT; i++) {
+        st.weight_total += st.weights[i];
+        if (st.weights[i]) {
+            kinds++;
+            st.only_op = i;
+        }
+    }
+    if (kinds != 1)
+        st.only_op = OP_COUNT;
 }
 
 static void stress_ap_main(void *arg)

@@ -14,12 +14,11 @@ _Static_assert(!(GET_ID_EVERY & (GET_ID_EVERY - 1)) && !(BURST_ODDS & (BURST_ODD
 
 static uint8_t squeue_pick_op(struct squeue *q)
 {
-    uint32_t total = 0;
-    for (int i = 0; i < OP_COUNT; i++)
-        total += st.weights[i];
     if (prng_below_pow2(&q->rng, GET_ID_EVERY) == 0)
         return OP_GET_ID;
-    uint32_t x = (uint32_t)prng_below(&q->rng, total);
+    if (st.only_op != OP_COUNT)
+        return st.only_op; /* nothing to draw */
+    uint32_t x = (uint32_t)prng_below(&q->rng, st.weight_total);
     for (uint8_t i = 0; i < OP_COUNT; i++) {
         if (x < st.weights[i])
             return i;

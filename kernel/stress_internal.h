@@ -133,6 +133,8 @@ struct stress {
     volatile uint64_t error_msgs; /* detailed error messages sent */
     bool first_verified;          /* the first read checked good has been reported */
     uint32_t weights[OP_COUNT];   /* from the configuration mix */
+    uint32_t weight_total;        /* their sum */
+    uint8_t only_op;              /* the one operation of a one-operation mix; else OP_COUNT */
     uint64_t start_ns;
     struct squeue *all[STRESS_MAX_DISKS * VBLK_MAX_QUEUES]; /* every hammered queue, disk order */
     uint32_t nall;

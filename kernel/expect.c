@@ -37,6 +37,8 @@ struct expect {
     uint64_t nblocks;
     uint64_t written;   /* state != UNKNOWN */
     uint64_t checkable; /* state GEN or ZERO */
+    struct expect_cold *cold; /* the cold array and the bitmap (expect_init): pointers kept, */
+    uint64_t *touched;        /* not recomputed on every request */
     struct expect_hot hot[];  /* nblocks, then the cold array (expect_cold_of) */
 };
 
@@ -49,7 +51,7 @@ static size_t expect_hot_bytes(uint64_t nblocks)
 /* Block i's generations and writers: the cold array follows the hot one. */
 static inline struct expect_cold *expect_cold_of(const struct expect *e, uint64_t i)
 {
-    return (struct expect_cold *)((uint8_t *)(uintptr_t)e + expect_hot_bytes(e->nblocks)) + i;
+    return e->cold + i;
 }
 
 /* Bytes up to the bitmap: header, hot and cold arrays (a multiple of 8). */
@@ -58,11 +60,6 @@ static size_t expect_arrays_bytes(uint64_t nblocks)
     return expect_hot_bytes(nblocks) + (size_t)nblocks * sizeof(struct expect_cold);
 }
 
-/* The touched bitmap: bit i of word i / 64 for block i. */
-static inline uint64_t *expect_touched(const struct expect *e)
-{
-    return (uint64_t *)((uint8_t *)(uintptr_t)e + expect_arrays_bytes(e->nblocks));
-}
 
 size_t expect_bytes(uint64_t nblocks)
 {
@@ -71,26 +68,27 @@ size_t expect_bytes(uint64_t nblocks)
     return expect_arrays_bytes(nblocks) + (size_t)(nblocks + 63) / 64 * 8;
 }
 
+/* The touched bitmap: bit i of word i / 64 for block i. */
 static void expect_touch(struct expect *e, uint64_t i)
 {
-    expect_touched(e)[i / 64] |= 1ull << (i % 64);
+    e->touched[i / 64] |= 1ull << (i % 64);
 }
 
-/* True when a write ever began on one of blocks i..i+n-1. */
+/* True when a write ever began on one of blocks i..i+n-1 (n >= 1): the first and last words
+ * masked, any between whole. */
 static bool expect_any_touched(const struct expect *e, uint64_t i, uint32_t n)
 {
-    const uint64_t *t = expect_touched(e);
-    uint64_t end = i + n;
-    while (i < end) {
-        uint64_t bits = t[i / 64] >> (i % 64);
-        uint64_t take = MIN(64 - i % 64, end - i);
-        if (take < 64)
-            bits &= (1ull << take) - 1;
-        if (bits)
+    const uint64_t *t = e->touched;
+    uint64_t last = i + n - 1, w = i / 64, w_last = last / 64;
+    uint64_t first_mask = ~0ull << (i % 64), last_mask = ~0ull >> (63 - last % 64);
+    if (w == w_last)
+        return t[w] & first_mask & last_mask;
+    if (t[w] & first_mask)
+        return true;
+    while (++w < w_last)
+        if (t[w])
             return true;
-        i += take;
-    }
-    return false;
+    return t[w_last] & last_mask;
 }
 
 struct expect *expect_init(void *mem, size_t bytes, uint64_t base_lba, uint64_t nblocks)
@@ -103,6 +101,8 @@ struct expect *expect_init(void *mem, size_t bytes, uint64_t base_lba, uint64_t 
     memset(mem, 0, need);
     e->base = base_lba;
     e->nblocks = nblocks;
+    e->cold = (struct expect_cold *)((uint8_t *)mem + expect_hot_bytes(nblocks));
+    e->touched = (uint64_t *)((uint8_t *)mem + expect_arrays_bytes(nblocks));
     return e;
 }
 

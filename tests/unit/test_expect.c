@@ -248,6 +248,31 @@ static void test_untouched_blocks(void **state)
     }
 }
 
+/* A range over three bitmap words: the middle word is looked at whole, the end words masked. */
+static void test_untouched_three_words(void **state)
+{
+    (void)state;
+    struct expect_snap snap[180];
+    static const uint64_t mid[] = {64, 100, 127};
+    for (int k = 0; k < 3; k++) {
+        struct expect *e = new_table(BASE, 180);
+        assert_true(expect_begin_write(e, BASE + mid[k], 1, EXPECT_GEN, tag(1, 1), NULL));
+        assert_true(expect_end_write(e, BASE + mid[k], 1, true));
+        assert_int_equal(expect_begin_read(e, BASE + 3, 174, snap), 1);
+        assert_int_equal(snap[mid[k] - 3].state, EXPECT_GEN);
+        assert_true(expect_end_read(e, BASE + 3, 174, snap));
+        assert_int_equal(expect_begin_read(e, BASE, (uint32_t)mid[k], snap), 0);
+        assert_int_equal(expect_begin_read(e, BASE + mid[k] + 1, (uint32_t)(179 - mid[k]), snap), 0);
+    }
+    /* Touched just outside both ends of a three-word range: nothing in it is. */
+    struct expect *e = new_table(BASE, 180);
+    assert_true(expect_begin_write(e, BASE + 2, 1, EXPECT_GEN, tag(1, 2), NULL));
+    assert_true(expect_begin_write(e, BASE + 177, 1, EXPECT_GEN, tag(1, 3), NULL));
+    assert_int_equal(expect_begin_read(e, BASE + 3, 174, snap), 0);
+    assert_int_equal(expect_begin_read(e, BASE + 2, 176, snap), 0); /* in flight: not judged */
+    assert_true(snap[0].inflight && snap[175].inflight && !snap[1].inflight);
+}
+
 /* The read count saturates: the 65536th read of a judged block is refused, changing nothing. */
 static void test_read_count_limit(void **state)
 {
@@ -438,6 +463,7 @@ int main(void)
         cmocka_unit_test(test_read_holds_off_only_what_it_judges),
         cmocka_unit_test(test_read_count_limit),
         cmocka_unit_test(test_untouched_blocks),
+        cmocka_unit_test(test_untouched_three_words),
         cmocka_unit_test(test_next_checkable),
         cmocka_unit_test(test_run_encoding_round_trip),
         cmocka_unit_test(test_run_parse_rejects),

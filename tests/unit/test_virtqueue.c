@@ -893,6 +893,7 @@ static void test_fake_detects_driver_bugs(void **state)
 }
 
 #include "test_virtqueue_packed.inc"
+#include "test_virtqueue_runs.inc"
 
 /* A format-neutral test, once per ring format. */
 #define BOTH(f)                                                                                   \
@@ -910,6 +911,12 @@ int main(void)
         BOTH(test_indirect_mixed),
         BOTH(test_wrap_event_idx),
         BOTH(test_wrap_flags),
+        BOTH(test_run_round_trip),
+        BOTH(test_run_exact_and_single),
+        BOTH(test_run_malformed),
+        BOTH(test_run_limits),
+        BOTH(test_run_used_len),
+        cmocka_unit_test_teardown(test_run_split_free_list, teardown),
         cmocka_unit_test_teardown(test_event_idx_kick, teardown),
         cmocka_unit_test_teardown(test_event_idx_irq, teardown),
         cmocka_unit_test_teardown(test_flags_suppression, teardown),

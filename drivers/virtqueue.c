@@ -92,32 +92,36 @@ static bool run_ok(const struct vq_buf *b)
     return b->seg != 0 && full < b->len && b->len - full <= b->seg;
 }
 
-/* Descriptors bufs take, or 0 when a run is malformed. At most n * 2^32: no overflow. */
-static uint64_t chain_descs(const struct vq_buf *bufs, uint64_t n)
-{
-    uint64_t d = 0;
-    for (uint64_t i = 0; i < n; i++) {
-        if (bufs[i].pieces <= 1) {
-            d++;
-            continue;
-        }
-        if (!run_ok(&bufs[i]))
-            return 0;
-        d += bufs[i].pieces;
-    }
-    return d;
-}
+/* Spec 2.7 "The Virtqueue Descriptor Table": "Drivers MUST NOT add a descriptor chain longer
+ * than 2^32 bytes in total". Kept below 2^32 so an le32 used len can state any total. */
+#define VQ_CHAIN_BYTES_MAX UINT32_MAX
 
-bool vq_chain_totals(const struct vq_buf *bufs, unsigned n_out, unsigned n, uint32_t *in_total)
+/* One pass over bufs before anything is written: the descriptors they take (more than max:
+ * VQ_ERR_TOO_MANY), their total and device-writable bytes. VQ_ERR_INVAL for a malformed run,
+ * VQ_ERR_TOO_BIG for a chain longer than VQ_CHAIN_BYTES_MAX. */
+static int chain_totals(const struct vq_buf *bufs, unsigned n_out, unsigned n, uint16_t max,
+                        struct vq_chain *c)
 {
-    uint64_t total = 0, in = 0; /* VQ_CHAIN_BYTES_MAX says why the limit */
+    uint64_t descs = 0, total = 0, in = 0; /* at most n * 2^32 each: no overflow */
     for (unsigned i = 0; i < n; i++) {
-        total += bufs[i].len;
-        if (i >= n_out)
-            in += bufs[i].len;
+        const struct vq_buf *b = &bufs[i];
+        if (b->pieces <= 1) {
+            descs++;
+        } else {
+            if (!run_ok(b))
+                return VQ_ERR_INVAL;
+            descs += b->pieces;
+        }
+        total += b->len;
+        in += i >= n_out ? b->len : 0;
     }
-    *in_total = (uint32_t)in;
-    return total <= VQ_CHAIN_BYTES_MAX;
+    if (descs > max)
+        return VQ_ERR_TOO_MANY;
+    if (total > VQ_CHAIN_BYTES_MAX)
+        return VQ_ERR_TOO_BIG;
+    c->descs = (uint16_t)descs;
+    c->in_total = (uint32_t)in;
+    return 0;
 }
 
 int vq_add(struct virtqueue *vq, const struct vq_buf *bufs, unsigned n_out, unsigned n_in,
@@ -134,15 +138,14 @@ int vq_add(struct virtqueue *vq, const struct vq_buf *bufs, unsigned n_out, unsi
     uint16_t max = use_indirect ? vq->indirect_max : vq->size;
     if (n > max) /* each element is one descriptor at least */
         return VQ_ERR_TOO_MANY;
-    uint64_t ndesc = chain_descs(bufs, n);
-    if (ndesc == 0)
-        return VQ_ERR_INVAL;
-    if (ndesc > max)
-        return VQ_ERR_TOO_MANY;
+    struct vq_chain c;
+    int rc = chain_totals(bufs, n_out, (unsigned)n, max, &c);
+    if (rc < 0)
+        return rc;
     if (vq->packed)
-        return vq_packed_add(vq, bufs, n_out, n_in, (uint16_t)ndesc, token,
+        return vq_packed_add(vq, bufs, n_out, n_in, &c, token,
                              use_indirect ? indirect_table : NULL, indirect_phys);
-    return vq_split_add(vq, bufs, n_out, n_in, (uint16_t)ndesc, token,
+    return vq_split_add(vq, bufs, n_out, n_in, &c, token,
                         use_indirect ? indirect_table : NULL, indirect_phys);
 }
 

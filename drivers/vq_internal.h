@@ -18,19 +18,18 @@ void vq_mark_broken(struct virtqueue *vq, enum vq_broken_code code, const char *
 /* The used element must name a buffer the device owns and fit its writable bytes; marks the
  * queue broken otherwise. where: the used index (split) or descriptor position (packed). */
 bool vq_check_used(struct virtqueue *vq, uint32_t id, uint32_t used_len, uint16_t where);
-/* Spec 2.7 "The Virtqueue Descriptor Table": "Drivers MUST NOT add a descriptor chain longer
- * than 2^32 bytes in total". Kept below 2^32 so an le32 used len can state any total. */
-#define VQ_CHAIN_BYTES_MAX UINT32_MAX
-
-/* The *_add functions get the arguments checked, runs included, and ndesc: the descriptors the
- * chain holds (a run counts its pieces). */
-/* Sums bufs; false when the chain exceeds what the spec allows (VQ_ERR_TOO_BIG). */
-bool vq_chain_totals(const struct vq_buf *bufs, unsigned n_out, unsigned n, uint32_t *in_total);
+/* What vq_add learnt of a chain before the format's add writes it: the arguments are checked,
+ * runs included, and the chain fits the table or ring it is meant for (the free descriptors are
+ * the add's own check). */
+struct vq_chain {
+    uint16_t descs;    /* descriptors the chain holds (a run counts its pieces) */
+    uint32_t in_total; /* device-writable bytes */
+};
 
 size_t vq_split_ring_bytes(uint16_t size);
 void vq_split_init(struct virtqueue *vq, void *ring);
 int vq_split_add(struct virtqueue *vq, const struct vq_buf *bufs, unsigned n_out, unsigned n_in,
-                 uint16_t ndesc, void *token, void *indirect_table, uint64_t indirect_phys);
+                 const struct vq_chain *c, void *token, void *indirect_table, uint64_t indirect_phys);
 bool vq_split_kick_prepare(struct virtqueue *vq);
 void *vq_split_get_used(struct virtqueue *vq, uint32_t *len);
 bool vq_split_more_used(struct virtqueue *vq);
@@ -42,7 +41,7 @@ uint64_t vq_split_used_phys(const struct virtqueue *vq);
 size_t vq_packed_ring_bytes(uint16_t size);
 void vq_packed_init(struct virtqueue *vq, void *ring);
 int vq_packed_add(struct virtqueue *vq, const struct vq_buf *bufs, unsigned n_out, unsigned n_in,
-                  uint16_t ndesc, void *token, void *indirect_table, uint64_t indirect_phys);
+                  const struct vq_chain *c, void *token, void *indirect_table, uint64_t indirect_phys);
 bool vq_packed_kick_prepare(struct virtqueue *vq);
 void *vq_packed_get_used(struct virtqueue *vq, uint32_t *len);
 bool vq_packed_more_used(struct virtqueue *vq);

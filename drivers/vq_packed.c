@@ -79,12 +79,10 @@ static void fill_pdesc(struct pvirtq_desc *d, uint64_t addr, uint32_t len, uint1
 }
 
 int vq_packed_add(struct virtqueue *vq, const struct vq_buf *bufs, unsigned n_out, unsigned n_in,
-                  uint16_t ndesc, void *token, void *indirect_table, uint64_t indirect_phys)
+                  const struct vq_chain *c, void *token, void *indirect_table, uint64_t indirect_phys)
 {
     unsigned n = n_out + n_in;
-    uint32_t in_total;
-    if (!vq_chain_totals(bufs, n_out, n, &in_total))
-        return VQ_ERR_TOO_BIG;
+    uint16_t ndesc = c->descs;
     /* Spec 2.8 "Scatter-Gather Support": "A driver MUST make sure there's enough space in the
      * ring for the whole list before making the first descriptor in the list available". */
     uint16_t need = indirect_table ? 1 : ndesc;
@@ -149,7 +147,7 @@ int vq_packed_add(struct virtqueue *vq, const struct vq_buf *bufs, unsigned n_ou
     }
     struct vq_slot *s = &vq->slot[id];
     s->token = token;
-    s->in_len = in_total;
+    s->in_len = c->in_total;
     s->ndesc = need;
     s->head = true;
     vq->num_free = (uint16_t)(vq->num_free - need);

@@ -77,21 +77,17 @@ static void publish_head(struct virtqueue *vq, uint16_t head)
  * Spec 2.7 "Placing Buffers Into The Descriptor Table": "If b is device-writable, set d.flags to
  * VIRTQ_DESC_F_WRITE, otherwise 0. If there is a buffer element after this: Set d.next to the
  * index of the next free descriptor element. Set the VIRTQ_DESC_F_NEXT bit": every descriptor is
- * written with NEXT, the last one is then closed. The chain's totals are summed on the way.
- * Returns the last descriptor's id. Inlined into its two callers, so each loop is specialised.
+ * written with NEXT, the last one is then closed. Returns the last descriptor's id. Inlined into its two callers, so each loop is specialised.
  */
 static inline __attribute__((always_inline)) uint16_t
 fill_chain(struct virtqueue *vq, struct vq_desc *t, bool direct, const struct vq_buf *bufs,
-           unsigned n_out, unsigned n, uint64_t *total, uint64_t *in_total)
+           unsigned n_out, unsigned n)
 {
     uint16_t id = direct ? vq->free_head : 0, last = id;
     for (unsigned e = 0; e < n; e++) {
         const struct vq_buf *b = &bufs[e];
-        bool writable = e >= n_out;
-        uint16_t flags = writable ? VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT : VIRTQ_DESC_F_NEXT;
+        uint16_t flags = e >= n_out ? VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT : VIRTQ_DESC_F_NEXT;
         uint64_t addr = b->addr, end = addr + b->len;
-        *total += b->len;
-        *in_total += writable ? b->len : 0;
         for (uint32_t p = 1; p < b->pieces; p++) {
             uint16_t next = direct ? vq->slot[id].next : (uint16_t)(id + 1);
             fill_desc(&t[id], addr, b->seg, flags, next);
@@ -109,38 +105,33 @@ fill_chain(struct virtqueue *vq, struct vq_desc *t, bool direct, const struct vq
 }
 
 int vq_split_add(struct virtqueue *vq, const struct vq_buf *bufs, unsigned n_out, unsigned n_in,
-                 uint16_t ndesc, void *token, void *indirect_table_v, uint64_t indirect_phys)
+                 const struct vq_chain *c, void *token, void *indirect_table_v, uint64_t indirect_phys)
 {
     struct vq_desc *indirect_table = indirect_table_v;
     unsigned n = n_out + n_in;
-    uint16_t need = indirect_table ? 1 : ndesc;
+    uint16_t need = indirect_table ? 1 : c->descs;
     if (need > vq->num_free)
         return VQ_ERR_NOSPC;
 
-    /* A chain found too long once written is simply not published: its descriptors are still
-     * free, out of the device's reach. */
-    uint64_t total = 0, in_total = 0;
     uint16_t head = vq->free_head, last = head;
     if (indirect_table) {
-        fill_chain(vq, indirect_table, false, bufs, n_out, n, &total, &in_total);
+        fill_chain(vq, indirect_table, false, bufs, n_out, n);
         /* Spec 2.7 "Indirect Descriptors": "A driver MUST NOT set both VIRTQ_DESC_F_INDIRECT and
          * VIRTQ_DESC_F_NEXT in flags." The table holds the whole chain: one ring descriptor. */
-        fill_desc(&vq->desc[head], indirect_phys, (uint32_t)(ndesc * sizeof(struct vq_desc)),
+        fill_desc(&vq->desc[head], indirect_phys, (uint32_t)(c->descs * sizeof(struct vq_desc)),
                   VIRTQ_DESC_F_INDIRECT, 0);
     } else {
         /* Spec 2.7 "Message Framing": "The driver MUST place any device-writable descriptor
          * elements after any device-readable descriptor elements." bufs is readable-first by
          * contract (and so is the indirect table above). */
-        last = fill_chain(vq, vq->desc, true, bufs, n_out, n, &total, &in_total);
+        last = fill_chain(vq, vq->desc, true, bufs, n_out, n);
     }
-    if (total > VQ_CHAIN_BYTES_MAX)
-        return VQ_ERR_TOO_BIG;
     vq->free_head = vq->slot[last].next;
     vq->num_free = (uint16_t)(vq->num_free - need);
 
     struct vq_slot *s = &vq->slot[head];
     s->token = token;
-    s->in_len = (uint32_t)in_total;
+    s->in_len = c->in_total;
     s->ndesc = need;
     s->head = true;
     publish_head(vq, head);

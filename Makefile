@@ -54,7 +54,11 @@ PURE_C  := $(wildcard kernel/config.c kernel/msg.c kernel/msgsplit.c kernel/crc3
              kernel/blockfmt.c kernel/expect.c kernel/verify.c kernel/cmdline.c kernel/reqsize.c \
              drivers/virtqueue.c drivers/vq_split.c drivers/vq_packed.c kernel/dec.c)
 PURE_OBJ := $(patsubst %.c,$(BUILD)/host/%.o,$(PURE_C))
-TOOLS_C  := $(filter-out tools/cli/main.c,$(wildcard tools/*/*.c tools/*/*/*.c))
+# tools/bench/insncount/plugin.c is a QEMU plugin, not part of vqhammer (`make insn-count`): one
+# object for each plugin API version QEMUs accept, 1 (QEMU 7.2) and 2 (QEMU 10 wants at least 2).
+INSN_PLUGIN := tools/bench/insncount/plugin.c
+INSN_SO := $(BUILD)/insn-count-api1.so $(BUILD)/insn-count-api2.so
+TOOLS_C  := $(filter-out tools/cli/main.c $(INSN_PLUGIN),$(wildcard tools/*/*.c tools/*/*/*.c))
 TOOLS_OBJ := $(patsubst %.c,$(BUILD)/host/%.o,$(TOOLS_C))
 HOST_LIBS := -ljansson -lm -lyaml -lsqlite3
 
@@ -62,9 +66,9 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/t
 INTEG_TESTS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(wildcard tests/integration/test_*.c))
 INTEG_HELPERS := $(filter-out tests/integration/test_%.c,$(wildcard tests/integration/*.c))
 
-.PHONY: all clean deps test test-unit test-integration run bench lab-smoke soak
+.PHONY: all clean deps test test-unit test-integration run bench lab-smoke soak insn-count
 $(BUILD)/guest/kernel/hello.o $(BUILD)/host/tools/report/report.o $(BUILD)/rel/tools/report/report.o: $(BUILD_ID_FILE)
-all: $(BUILD)/kernel.elf $(BUILD)/esp.img $(BUILD)/vqhammer $(UNIT_TESTS) $(INTEG_TESTS)
+all: $(BUILD)/kernel.elf $(BUILD)/esp.img $(BUILD)/vqhammer $(UNIT_TESTS) $(INTEG_TESTS) $(INSN_SO)
 
 deps:
 	$(Q)tools/deps.sh
@@ -157,6 +161,16 @@ run: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tools/bench/bench.sh
+
+# Guest instructions per null-co request, by function; ARGS go to the script (--help).
+$(BUILD)/insn-count-api%.so: $(INSN_PLUGIN)
+	@mkdir -p $(dir $@)
+	$(Q)$(HCC) -std=gnu11 -O2 -Wall -Wextra -Werror -shared -fPIC -fvisibility=hidden \
+		-DVQH_PLUGIN_API=$* -o $@ $< -lpthread
+
+insn-count: deps
+	$(Q)$(MAKE) --no-print-directory $(BUILD)/kernel.elf $(INSN_SO)
+	$(Q)tools/bench/insncount/insn-count.sh $(ARGS)
 
 # Long fuzz runs of the parsers of outside input (libFuzzer, clang): `make fuzz` runs each target in
 # tests/fuzz/ for FUZZ_SECONDS, its corpus kept in build/fuzz/corpus-NAME. The seeded, bounded

@@ -5,6 +5,8 @@
 #      names another place; skipped, saying so, when absent); its results go to build/linux-fio/
 #   3. `vqhammer bench`: its boots, `make run`'s hops per hour, then the table of every figure
 #      with the baseline, the ceiling, the ratios and the goals (also build/bench.json)
+#   4. the guest's instructions per null-co request (tools/bench/insncount/insn-count.sh): the
+#      one figure the machine's load does not move, to compare builds (build/insn-count.txt)
 # Figures only: never part of a timed test. Extra arguments go to `vqhammer bench`
 # (e.g. tools/bench/bench.sh --run-seconds 10 --hops 10).
 set -eu
@@ -73,6 +75,15 @@ fi
 rc=0
 "$top/build/vqhammer" bench --json "$top/build/bench.json" "$@" || rc=$?
 [ "$rc" -eq 0 ] || fail "vqhammer bench failed (exit status $rc; its messages are above)"
+
+# Skipped, saying why, where QEMU cannot load TCG plugins: the other figures stand without it.
+echo
+if "$top/tools/bench/insncount/insn-count.sh" --top 15 >"$top/build/insn-count.txt" 2>"$dir/insn.err"; then
+    echo "Guest instructions per null-co request (make insn-count; steady whatever the machine's load):"
+    sed 's/^/  /' "$top/build/insn-count.txt"
+else
+    echo "Guest instructions per null-co request: skipped ($(head -n 1 "$dir/insn.err"))"
+fi
 
 echo
 echo "Measured $started on $(nproc) CPUs ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1))"

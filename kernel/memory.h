@@ -29,6 +29,9 @@ uint64_t paging_root(void);
 void pmm_init(const struct bootinfo *bi);
 /* Zeroed, contiguous, aligned memory (align: power of two >= 8); NULL when exhausted. */
 void *pmm_alloc(size_t bytes, size_t align);
+/* The same, not cleared: for memory its user writes before it reads it (request data buffers,
+ * a table its init clears). Under TCG a clear costs about a millisecond per MiB, at boot. */
+void *pmm_alloc_uninit(size_t bytes, size_t align);
 /* Reserve one page below 1 MiB at the given address (SMP trampoline); false if not usable RAM. */
 bool pmm_claim_low_page(uint64_t phys, const struct bootinfo *bi);
 uint64_t pmm_total_bytes(void);   /* usable RAM in the map */

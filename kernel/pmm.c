@@ -50,6 +50,14 @@ void pmm_init(const struct bootinfo *bi)
 
 void *pmm_alloc(size_t bytes, size_t align)
 {
+    void *p = pmm_alloc_uninit(bytes, align);
+    if (p)
+        memset(p, 0, bytes);
+    return p;
+}
+
+void *pmm_alloc_uninit(size_t bytes, size_t align)
+{
     if (align < 8)
         align = 8;
     spin_lock(&pmm_lock);
@@ -58,7 +66,6 @@ void *pmm_alloc(size_t bytes, size_t align)
         if (a + bytes <= regions[i].end && a + bytes > a) {
             regions[i].next = a + bytes;
             spin_unlock(&pmm_lock);
-            memset((void *)(uintptr_t)a, 0, bytes);
             return (void *)(uintptr_t)a;
         }
     }

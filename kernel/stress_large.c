@@ -26,7 +26,7 @@ static bool stress_large_alloc_queue(struct squeue *q, const struct sdisk *d)
         struct sreq *r = &q->large[i];
         memset(r, 0, sizeof(*r));
         /* 512 bytes into a page, as the small buffers: segments off 4 KiB boundaries */
-        uint8_t *buf = pmm_alloc((size_t)d->large.bytes + 512, PAGE_SIZE);
+        uint8_t *buf = pmm_alloc_uninit((size_t)d->large.bytes + 512, PAGE_SIZE); /* as the small */
         r->snap = pmm_alloc(sizeof(struct expect_snap) * n, 8);
         r->gens = pmm_alloc(sizeof(uint32_t) * n, 8);
         if (!buf || !r->snap || !r->gens)

@@ -65,11 +65,13 @@ bool squeue_alloc(struct squeue *q, const char **why)
      * more per request, which QEMU carries as resident memory (4 MiB at 4 x 256 x 4 KiB). A slab
      * too big for the memory left falls back to one buffer at a time, and maybe a shallower queue. */
     uint32_t stride = (uint32_t)ALIGN_UP(bytes, PAGE_SIZE);
-    uint8_t *slab = pmm_alloc((size_t)stride * q->depth + 512, PAGE_SIZE);
+    uint8_t *slab = pmm_alloc_uninit((size_t)stride * q->depth + 512, PAGE_SIZE); /* see below */
     for (uint32_t i = 0; i < q->depth; i++) {
         struct sreq *r = &q->reqs[i];
         r->vr = vblk_req_alloc(q->vq, q->max_segs);
-        uint8_t *buf = slab ? slab + (size_t)stride * i : pmm_alloc(bytes + 512, PAGE_SIZE);
+        /* Data buffers are not cleared: a write fills its buffer, a read's is the device's to
+         * fill (a short one is caught by its used length), before anything looks at it. */
+        uint8_t *buf = slab ? slab + (size_t)stride * i : pmm_alloc_uninit(bytes + 512, PAGE_SIZE);
         r->snap = pmm_alloc(sizeof(struct expect_snap) * d->max_blocks, 8);
         r->gens = pmm_alloc(sizeof(uint32_t) * d->max_blocks, 8);
         if (!r->vr || !buf || !r->snap || !r->gens) {

@@ -12,6 +12,11 @@
  * and most early in a run are such reads. Under TCG the guest's cost is close to its instruction
  * count: skipping the table, the verification and the release lock for them took about 8% off
  * the guest's CPU per request on null-co.
+ *
+ * The bitmap also says which cold entries hold anything: init clears the header, the hot array
+ * and the bitmap but not the cold array (four fifths of the table, 8 MiB for a 256 MiB disk of
+ * 512-byte blocks, some 8 ms of a TCG boot); a block's cold entry is cleared when its bit is first
+ * set, and only a marked block's entry is ever read.
  */
 #include "expect.h"
 
@@ -68,10 +73,20 @@ size_t expect_bytes(uint64_t nblocks)
     return expect_arrays_bytes(nblocks) + (size_t)(nblocks + 63) / 64 * 8;
 }
 
-/* The touched bitmap: bit i of word i / 64 for block i. */
+static bool expect_is_touched(const struct expect *e, uint64_t i)
+{
+    return e->touched[i / 64] >> (i % 64) & 1;
+}
+
+/* The touched bitmap: bit i of word i / 64 for block i. A block's first mark clears its cold
+ * entry, which init left as it found it. */
 static void expect_touch(struct expect *e, uint64_t i)
 {
-    e->touched[i / 64] |= 1ull << (i % 64);
+    uint64_t bit = 1ull << (i % 64);
+    if (e->touched[i / 64] & bit)
+        return;
+    e->touched[i / 64] |= bit;
+    memset(&e->cold[i], 0, sizeof(e->cold[i]));
 }
 
 /* True when a write ever began on one of blocks i..i+n-1 (n >= 1): the first and last words
@@ -98,7 +113,9 @@ struct expect *expect_init(void *mem, size_t bytes, uint64_t base_lba, uint64_t 
 
     if (!mem || ((uintptr_t)mem & 7) || need == SIZE_MAX || bytes < need)
         return NULL;
-    memset(mem, 0, need);
+    /* Not the cold array: expect_touch clears an entry on its block's first mark. */
+    memset(mem, 0, expect_hot_bytes(nblocks));
+    memset((uint8_t *)mem + expect_arrays_bytes(nblocks), 0, need - expect_arrays_bytes(nblocks));
     e->base = base_lba;
     e->nblocks = nblocks;
     e->cold = (struct expect_cold *)((uint8_t *)mem + expect_hot_bytes(nblocks));
@@ -234,9 +251,11 @@ bool expect_end_read(struct expect *e, uint64_t lba, uint32_t n, const struct ex
 
 bool expect_get(const struct expect *e, uint64_t lba, struct expect_snap *snap)
 {
+    static const struct expect_cold never_written; /* an unmarked block's cold entry */
     if (!expect_range_ok(e, lba, 1))
         return false;
-    expect_snap_of(&e->hot[lba - e->base], expect_cold_of(e, lba - e->base), snap);
+    uint64_t i = lba - e->base;
+    expect_snap_of(&e->hot[i], expect_is_touched(e, i) ? expect_cold_of(e, i) : &never_written, snap);
     return true;
 }
 

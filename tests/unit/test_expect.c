@@ -5,17 +5,22 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <string.h>
+
 #include "expect.h"
 
 #define BASE 1000
 #define NBLK 64
 
-/* Static memory, as the guest gives it: a test uses at most two tables at once. */
+/* Static memory, as the guest gives it: a test uses at most two tables at once. Filled with
+ * garbage first, as memory a disk used before or the guest never cleared: expect_init clears
+ * only what it must (the cold entries are cleared as their blocks are first written). */
 static struct expect *new_table(uint64_t base, uint64_t n)
 {
     static uint64_t pool[2][512];
     static int next;
     void *mem = pool[next++ % 2];
+    memset(mem, 0xa5, sizeof(pool[0]));
     struct expect *e = expect_init(mem, sizeof(pool[0]), base, n);
     assert_non_null(e);
     return e;
@@ -38,6 +43,7 @@ static void test_init(void **state)
 {
     (void)state;
     static uint64_t mem[1024];
+    memset(mem, 0x5a, sizeof(mem));
     assert_null(expect_init(mem, expect_bytes(100) - 1, 0, 100));
     assert_null(expect_init((uint8_t *)mem + 4, sizeof(mem) - 8, 0, 10));
     struct expect *e = expect_init(mem, sizeof(mem), 7, 100);
@@ -48,7 +54,22 @@ static void test_init(void **state)
     struct expect_snap s = get(e, 7);
     assert_int_equal(s.state, EXPECT_UNKNOWN);
     assert_int_equal(s.gen, 0);
+    assert_int_equal(s.tag.writer_q, 0);
+    assert_int_equal(s.tag.req_seq, 0);
     assert_false(s.inflight);
+    /* The first write of a block over old garbage: generation 1, its own tag. */
+    uint32_t gen;
+    assert_true(expect_begin_write(e, 50, 1, EXPECT_GEN, tag(3, 9), &gen));
+    assert_int_equal(gen, 1);
+    s = get(e, 50);
+    assert_true(s.inflight);
+    assert_int_equal(s.pend_tag.writer_q, 3);
+    assert_int_equal(s.pend_tag.req_seq, 9);
+    assert_true(expect_end_write(e, 50, 1, true));
+    s = get(e, 50);
+    assert_int_equal(s.gen, 1);
+    assert_int_equal(s.tag.writer_q, 3);
+    assert_int_equal(get(e, 51).gen, 0);
     assert_false(expect_get(e, 6, &s));
     assert_false(expect_get(e, 107, &s));
 }

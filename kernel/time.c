@@ -5,9 +5,10 @@
 
 #define PM_TIMER_HZ 3579545ull
 #define PIT_HZ 1193182ull
-/* 10 ms against the PM timer is within 0.01% once each end is a tight (TSC, PM) pair; longer only
- * delays the first I/O (it was 50 ms). */
-#define CALIBRATE_MS 10
+/* 5 ms against the PM timer is within 0.02% once each end is a tight (TSC, PM) pair (a PM tick
+ * is 0.28 us; the pairs' TSC brackets, a few hundred ns under TCG); longer only delays the first
+ * I/O (it was 50 ms, then 10). */
+#define CALIBRATE_MS 5
 #define PAIR_TRIES 8
 
 static uint64_t tsc_hz;

@@ -77,7 +77,8 @@ static void publish_head(struct virtqueue *vq, uint16_t head)
  * Spec 2.7 "Placing Buffers Into The Descriptor Table": "If b is device-writable, set d.flags to
  * VIRTQ_DESC_F_WRITE, otherwise 0. If there is a buffer element after this: Set d.next to the
  * index of the next free descriptor element. Set the VIRTQ_DESC_F_NEXT bit": every descriptor is
- * written with NEXT, the last one is then closed. Returns the last descriptor's id. Inlined into its two callers, so each loop is specialised.
+ * written with NEXT, the last one is then closed. Returns the last descriptor's id. Inlined into
+ * its two callers, so each loop is specialised.
  */
 static inline __attribute__((always_inline)) uint16_t
 fill_chain(struct virtqueue *vq, struct vq_desc *t, bool direct, const struct vq_buf *bufs,

@@ -65,7 +65,6 @@ static size_t expect_arrays_bytes(uint64_t nblocks)
     return expect_hot_bytes(nblocks) + (size_t)nblocks * sizeof(struct expect_cold);
 }
 
-
 size_t expect_bytes(uint64_t nblocks)
 {
     if (nblocks > (SIZE_MAX - sizeof(struct expect) - 16) / (sizeof(struct expect_hot) + sizeof(struct expect_cold) + 1))
@@ -73,13 +72,13 @@ size_t expect_bytes(uint64_t nblocks)
     return expect_arrays_bytes(nblocks) + (size_t)(nblocks + 63) / 64 * 8;
 }
 
+/* The touched bitmap: bit i of word i / 64 for block i. */
 static bool expect_is_touched(const struct expect *e, uint64_t i)
 {
     return e->touched[i / 64] >> (i % 64) & 1;
 }
 
-/* The touched bitmap: bit i of word i / 64 for block i. A block's first mark clears its cold
- * entry, which init left as it found it. */
+/* Mark block i. Its first mark clears its cold entry, which init left as it found it. */
 static void expect_touch(struct expect *e, uint64_t i)
 {
     uint64_t bit = 1ull << (i % 64);

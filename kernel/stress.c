@@ -47,7 +47,7 @@ const char *stress_setup_disk(struct sdisk *d, const struct config *c)
         return "disk (or region) smaller than max_blocks";
     size_t need = expect_bytes(d->region_blocks);
     if (!d->exp_mem || d->exp_cap < need) { /* a re-plugged disk reuses its slot's table */
-        d->exp_mem = pmm_alloc_uninit(need, 8); /* expect_init clears it */
+        d->exp_mem = pmm_alloc_uninit(need, 8); /* expect_init clears what it needs cleared */
         d->exp_cap = d->exp_mem ? need : 0;
     }
     d->exp = d->exp_mem ? expect_init(d->exp_mem, need, d->region_start, d->region_blocks) : NULL;

@@ -214,9 +214,7 @@ void squeue_large_segments(struct squeue *q, struct vblk_io *io)
 {
     const struct reqsize_plan *p = &q->disk->large;
     io->seg_bytes = p->seg_bytes;
-    io->nsegs = (uint16_t)MIN(p->segs, (uint32_t)VBLK_SEGS_MAX);
-    if (io->nsegs < p->segs) /* cannot happen: the plan keeps within the queue's tables */
-        io->bytes = MIN(io->bytes, io->nsegs * p->seg_bytes);
+    io->nsegs = (uint16_t)p->segs; /* the plan keeps within VBLK_SEGS_MAX (its table_segs) */
 }
 
 void squeue_large_done(struct squeue *q, struct sreq *r)

@@ -242,17 +242,23 @@ int harness_count(const struct boot_result *r, const char *type)
 
 int harness_tool(const char *const args[], const char *out_path, int timeout_ms)
 {
+    return harness_run(VQH_TOP "/build/vqhammer", args, out_path, timeout_ms);
+}
+
+int harness_run(const char *prog, const char *const args[], const char *out_path, int timeout_ms)
+{
     const char *argv[64];
     int n = 0;
-    argv[n++] = VQH_TOP "/build/vqhammer";
+    argv[n++] = prog;
     for (int i = 0; args[i] && n < 62; i++)
         argv[n++] = args[i];
     argv[n] = NULL;
     struct vqh_err err;
-    /* The tool's run directory, and so every QEMU's sockets, under our scratch directory: that
-     * is how harness_no_qemu_left() tells our QEMUs from anyone else's. */
+    /* The program's run directory, and so every QEMU's sockets, under our scratch directory:
+     * that is how harness_no_qemu_left() tells our QEMUs from anyone else's. */
     setenv("TMPDIR", harness_dir(), 1);
-    struct proc *p = proc_spawn(argv, "vqhammer", out_path, out_path, &err);
+    const char *label = strrchr(prog, '/') ? strrchr(prog, '/') + 1 : prog;
+    struct proc *p = proc_spawn(argv, label, out_path, out_path, &err);
     if (!p)
         return -1;
     bool done = proc_wait(p, timeout_ms);

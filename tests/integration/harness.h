@@ -39,6 +39,8 @@ int harness_count(const struct boot_result *r, const char *type);
 const char *harness_image(const char *name, unsigned long long size);
 /* Run build/vqhammer with args; returns its exit status (-1 on timeout). Output goes to out_path. */
 int harness_tool(const char *const args[], const char *out_path, int timeout_ms);
+/* The same for another program (a path, or a name found in PATH). */
+int harness_run(const char *prog, const char *const args[], const char *out_path, int timeout_ms);
 /* True when no QEMU started by the tests is running any more. */
 bool harness_no_qemu_left(void);
 /* True when no process at all (QEMU, storage daemon, NBD server, ...) names the scratch directory

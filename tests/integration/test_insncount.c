@@ -13,10 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "harness.h"
-#include "proc.h"
 
 #define SCRIPT VQH_TOP "/tools/bench/insncount/insn-count.sh"
 #define RUN_TIMEOUT_MS 120000
@@ -24,28 +22,12 @@
 /* Runs the script with args; its exit status (-1: killed at the timeout), output in *out. */
 static int run_script(const char *const args[], char **out)
 {
-    const char *argv[16];
-    int n = 0;
-    argv[n++] = SCRIPT;
-    for (int i = 0; args[i] && n < 15; i++)
-        argv[n++] = args[i];
-    argv[n] = NULL;
     static char path[600];
     snprintf(path, sizeof(path), "%s/insn.out", harness_dir());
-    setenv("TMPDIR", harness_dir(), 1); /* its scratch directory, and so its QEMU, under ours */
-    struct vqh_err err;
-    struct proc *p = proc_spawn(argv, "insn-count", path, path, &err);
-    assert_non_null(p);
-    bool done = proc_wait(p, RUN_TIMEOUT_MS);
-    if (!done)
-        proc_kill_reap(p, 5000);
-    int st = proc_status(p);
-    proc_free(p);
+    int rc = harness_run(SCRIPT, args, path, RUN_TIMEOUT_MS);
     *out = harness_slurp(path);
     assert_non_null(*out);
-    if (!done || !WIFEXITED(st))
-        return -1;
-    return WEXITSTATUS(st);
+    return rc;
 }
 
 /* Two seconds of null-co load: a plausible count, and the driver's and engine's functions. */

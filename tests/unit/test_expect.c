@@ -32,6 +32,13 @@ static struct expect_tag tag(uint16_t q, uint32_t seq)
     return t;
 }
 
+/* A write of our data over [lba, lba + n), begun and committed. */
+static void write_gen(struct expect *e, uint64_t lba, uint32_t n, struct expect_tag t)
+{
+    assert_true(expect_begin_write(e, lba, n, EXPECT_GEN, t, NULL));
+    assert_true(expect_end_write(e, lba, n, true));
+}
+
 static struct expect_snap get(const struct expect *e, uint64_t lba)
 {
     struct expect_snap s;
@@ -124,8 +131,7 @@ static void test_write_failure_and_kinds(void **state)
     struct expect *e = new_table(BASE, NBLK);
     uint32_t gens[4];
 
-    assert_true(expect_begin_write(e, BASE, 4, EXPECT_GEN, tag(0, 1), NULL));
-    assert_true(expect_end_write(e, BASE, 4, true));
+    write_gen(e, BASE, 4, tag(0, 1));
     assert_true(expect_begin_write(e, BASE, 2, EXPECT_GEN, tag(0, 2), gens));
     assert_int_equal(gens[0], 2);
     assert_true(expect_end_write(e, BASE, 2, false));
@@ -179,8 +185,7 @@ static void test_overlap_refused(void **state)
 
     /* write vs read: no write may start under a read that judges the block */
     struct expect_snap snap2[4];
-    assert_true(expect_begin_write(e, BASE + 19, 8, EXPECT_GEN, tag(0, 3), NULL));
-    assert_true(expect_end_write(e, BASE + 19, 8, true));
+    write_gen(e, BASE + 19, 8, tag(0, 3));
     assert_int_equal(expect_begin_read(e, BASE + 20, 4, snap), 4);
     assert_int_equal(snap[0].state, EXPECT_GEN);
     assert_false(expect_begin_write(e, BASE + 23, 2, EXPECT_GEN, tag(0, 4), NULL));
@@ -202,21 +207,18 @@ static void test_read_holds_off_only_what_it_judges(void **state)
     struct expect_snap snap[4];
 
     /* BASE+1 written, BASE+0 and BASE+2..3 never: the read counts itself on BASE+1 alone. */
-    assert_true(expect_begin_write(e, BASE + 1, 1, EXPECT_GEN, tag(0, 1), NULL));
-    assert_true(expect_end_write(e, BASE + 1, 1, true));
+    write_gen(e, BASE + 1, 1, tag(0, 1));
     assert_int_equal(expect_begin_read(e, BASE, 4, snap), 1);
     assert_int_equal(snap[0].state, EXPECT_UNKNOWN);
     assert_int_equal(snap[1].state, EXPECT_GEN);
     assert_false(expect_begin_write(e, BASE + 1, 1, EXPECT_GEN, tag(0, 2), NULL));
     /* A write starts and commits under the read where it judges nothing. */
-    assert_true(expect_begin_write(e, BASE + 2, 2, EXPECT_GEN, tag(0, 3), NULL));
-    assert_true(expect_end_write(e, BASE + 2, 2, true));
+    write_gen(e, BASE + 2, 2, tag(0, 3));
     assert_int_equal(get(e, BASE + 2).state, EXPECT_GEN);
     assert_int_equal(snap[2].state, EXPECT_UNKNOWN); /* the read's snapshot stays what it was */
     /* Its end uncounts what its start counted, though BASE+2 is GEN by now. */
     assert_true(expect_end_read(e, BASE, 4, snap));
-    assert_true(expect_begin_write(e, BASE + 1, 1, EXPECT_GEN, tag(0, 4), NULL));
-    assert_true(expect_end_write(e, BASE + 1, 1, true));
+    write_gen(e, BASE + 1, 1, tag(0, 4));
     /* A second end finds nothing counted on BASE+1 any more: refused, nothing changed. */
     assert_false(expect_end_read(e, BASE, 4, snap));
     /* A read of never-written blocks alone counts nothing and writes no snapshot. */
@@ -277,8 +279,7 @@ static void test_untouched_three_words(void **state)
     static const uint64_t mid[] = {64, 100, 127};
     for (int k = 0; k < 3; k++) {
         struct expect *e = new_table(BASE, 180);
-        assert_true(expect_begin_write(e, BASE + mid[k], 1, EXPECT_GEN, tag(1, 1), NULL));
-        assert_true(expect_end_write(e, BASE + mid[k], 1, true));
+        write_gen(e, BASE + mid[k], 1, tag(1, 1));
         assert_int_equal(expect_begin_read(e, BASE + 3, 174, snap), 1);
         assert_int_equal(snap[mid[k] - 3].state, EXPECT_GEN);
         assert_true(expect_end_read(e, BASE + 3, 174, snap));
@@ -301,8 +302,7 @@ static void test_read_count_limit(void **state)
     struct expect *e = new_table(BASE, NBLK);
     struct expect_snap snap[3];
 
-    assert_true(expect_begin_write(e, BASE + 1, 1, EXPECT_GEN, tag(0, 1), NULL));
-    assert_true(expect_end_write(e, BASE + 1, 1, true));
+    write_gen(e, BASE + 1, 1, tag(0, 1));
     for (uint32_t i = 0; i < UINT16_MAX; i++)
         assert_int_equal(expect_begin_read(e, BASE + 1, 1, snap), 1);
     assert_int_equal(expect_begin_read(e, BASE, 3, snap), -1);
@@ -317,8 +317,7 @@ static void test_read_over_inflight_write(void **state)
     struct expect *e = new_table(BASE, NBLK);
     struct expect_snap snap[4];
 
-    assert_true(expect_begin_write(e, BASE, 4, EXPECT_GEN, tag(2, 5), NULL));
-    assert_true(expect_end_write(e, BASE, 4, true));
+    write_gen(e, BASE, 4, tag(2, 5));
     assert_true(expect_begin_write(e, BASE + 1, 2, EXPECT_ZERO, tag(3, 9), NULL));
     assert_int_equal(expect_begin_read(e, BASE, 4, snap), 4); /* allowed */
     assert_false(snap[0].inflight);

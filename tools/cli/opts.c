@@ -211,7 +211,7 @@ static const char *const cache_words[] = { "none", "writeback", "writethrough", 
 static const char *const mode_words[] = { "irq", "poll", NULL };
 static const char *const verify_words[] = { "full", "sample", "none", NULL };
 static const char *const hop_mix_words[] = { "rotate", "random", NULL };
-static const char *const inject_words[] = { "abort-src", "stop-dst", "overwrite-block", "ram-diff", "stop-guest", "nbd-zero", "refuse-features", "none", NULL };
+static const char *const inject_words[] = { "abort-src", "stop-dst", "overwrite-block", "ram-diff", "stop-guest", "nbd-zero", "refuse-features", "slow-cancel", "crash-after-cancel", "none", NULL };
 
 static bool opts_one(struct vqh_opts *o, int c, const char *arg, struct vqh_err *err)
 {
@@ -490,6 +490,11 @@ bool opts_validate(struct vqh_opts *o, struct vqh_err *err)
         o->inject_hop = 1;
     if (!strcmp(o->inject, "refuse-features") && !o->reset_every) {
         vqh_err_set(err, "--inject refuse-features shows only at a reset: add --reset-every N");
+        return false;
+    }
+    if ((!strcmp(o->inject, "slow-cancel") || !strcmp(o->inject, "crash-after-cancel")) && o->hop_action_mask != (1u << HA_LATE_CANCEL)) {
+        vqh_err_set(err, "--inject %s acts at the cancel of a late-cancel hop: add --hop-actions late-cancel "
+                    "(alone, so that hop %d is one)", o->inject, o->inject_hop);
         return false;
     }
     if (!hop_action_validate(o, err))

@@ -86,14 +86,18 @@ void opts_usage(FILE *f, const char *command)
         "  --quiet  --verbose\n"
         "Test hooks (to prove the detectors):\n"
         "  --inject abort-src|stop-dst|overwrite-block[=PATTERN]|ram-diff|stop-guest|nbd-zero|\n"
-        "           refuse-features  --inject-hop N\n"
+        "           refuse-features|slow-cancel|crash-after-cancel  --inject-hop N\n"
         "                         (PATTERN: flip (default), random, zeroes, other-lba, old-gen,\n"
         "                         other-disk (needs two --disk): each a different data class)\n"
         "                         (ram-diff: with --check-ram, one byte of the destination's RAM dump\n"
         "                         is flipped before the comparison; nbd-zero: the NBD server is\n"
         "                         restarted on zeroed images, so data is really lost; refuse-features:\n"
         "                         the destination's disks demand VIRTIO_F_ACCESS_PLATFORM, so they\n"
-        "                         refuse FEATURES_OK at the guest's next reset, --reset-every)\n\n"
+        "                         refuse FEATURES_OK at the guest's next reset, --reset-every;\n"
+        "                         slow-cancel, crash-after-cancel: with --hop-actions late-cancel, the\n"
+        "                         source is stopped from its migrate_cancel until the destination has\n"
+        "                         exited (that exit is no finding), or the destination gets SIGABRT\n"
+        "                         (a crash after a cancel is one))\n\n"
         "Exit status: 0 PASS, 1 FAIL (a problem in QEMU or the data), 2 ERROR (setup, flags).\n");
 }
 

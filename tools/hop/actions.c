@@ -232,6 +232,11 @@ bool hop_action_poll(struct session *s, struct hop_record *h, struct vm *dst, co
     return hop_qmp_ok(s, s->vm, "migrate-continue", json_pack("{s:s}", "state", "pre-switchover"), err);
 }
 
+bool hop_action_cancelled(void)
+{
+    return hop_cur.act == HA_LATE_CANCEL && hop_cur.cancelled;
+}
+
 const char *hop_action_dst_state(const struct session *s, const struct hop_record *h)
 {
     (void)s;

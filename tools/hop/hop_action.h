@@ -58,6 +58,9 @@ bool hop_action_before_migrate(struct session *s, struct hop_record *h, struct v
 /* Every poll of the migration with its status; *planned_abort set when a cancel is the action. */
 bool hop_action_poll(struct session *s, struct hop_record *h, struct vm *dst, const char *status,
                      bool *planned_abort, struct vqh_err *err);
+/* The action has cancelled this hop's migration (late-cancel): the source has shut the stream
+ * down, so the destination may exit (its load failed) before the source reports "cancelled". */
+bool hop_action_cancelled(void);
 /* The state the destination is in right after a completed migration ("running" or "paused"). */
 const char *hop_action_dst_state(const struct session *s, const struct hop_record *h);
 /* After a completed migration, the guest now on s->vm (old source gone): more legs, cont. */

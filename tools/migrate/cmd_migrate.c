@@ -27,6 +27,8 @@
 
 #define QUIESCE_TIMEOUT_MS 60000
 #define FINISH_TIMEOUT_MS 600000
+/* How long a cancelled hop's destination is given to exit by itself (health_dst_after_cancel). */
+#define DST_EXIT_WAIT_MS 3000
 
 /* The guest failed after hop h: if the hop moved it, diagnose before the evidence kills QEMU. */
 static void loop_guest_failed(struct session *s, struct hop_record *h)
@@ -403,8 +405,13 @@ static bool loop_hop(struct session *s, int index, uint64_t *rng)
         ok = ok && loop_check(s, h, seq_done, ops_before, &old);
         ok = loop_old_gone(s, h, &old) && ok;
     } else if (out == MIG_ABORTED) {
+        if (h->kind != HOP_KILL_DST && !health_dst_after_cancel(s, dst, DST_EXIT_WAIT_MS, &err)) {
+            session_fail(s, VERDICT_FAIL, "hop %d (%s): %s", index, h->action ? h->action_name : hop_kind_name(h->kind),
+                         err.msg);
+            ok = false;
+        }
         /* The source must carry on as if nothing happened. */
-        if (!hop_action_after_abort(s, h, dst, &err)) {
+        if (ok && !hop_action_after_abort(s, h, dst, &err)) {
             session_fail(s, VERDICT_FAIL, "hop %d (%s): %s", index, h->action_name, err.msg);
             ok = false;
         }

@@ -8,6 +8,19 @@
 #include <string.h>
 #include <unistd.h>
 
+bool health_dst_after_cancel(struct session *s, struct vm *dst, int timeout_ms, struct vqh_err *err)
+{
+    int64_t deadline = clock_now_ms() + timeout_ms;
+    while (vm_alive(dst) && clock_now_ms() < deadline)
+        chan_pump(s->chan, 20);
+    if (!vm_crashed(dst))
+        return true;
+    vqh_err_set(err, "the destination QEMU %s crashed after the migration was cancelled: %s", dst->label,
+                dst->exit_status);
+    session_evidence_vm(s, dst, "destination crashed after the cancel");
+    return false;
+}
+
 bool health_vm_state(struct session *s, struct vm *v, const char *want, int timeout_ms, struct vqh_err *err)
 {
     int64_t deadline = clock_now_ms() + timeout_ms;

@@ -9,6 +9,13 @@
 
 /* The guest's VM is in state `want` (e.g. "running", "postmigrate"), waiting up to timeout_ms. */
 bool health_vm_state(struct session *s, struct vm *v, const char *want, int timeout_ms, struct vqh_err *err);
+/*
+ * After a cancelled migration: the source shut the stream down, so the destination fails its
+ * load and exits by itself (status 1); wait up to timeout_ms for that. Dying of a signal on the
+ * way is a crash: false, with the evidence taken. A destination still running is no finding here
+ * (the caller kills it).
+ */
+bool health_dst_after_cancel(struct session *s, struct vm *dst, int timeout_ms, struct vqh_err *err);
 /* query-block: every data disk's io-status is ok. */
 bool health_block(struct session *s, struct vm *v, struct vqh_err *err);
 /* query-blockstats: no failed_* counter on a data disk; with ops_must_move, reads and writes seen. */

@@ -2,6 +2,7 @@
 #include "migration.h"
 #include "modes.h"
 #include "hop_action.h"
+#include "inject_cancel.h"
 #include "prng.h"
 
 #include <signal.h>
@@ -247,7 +248,7 @@ static enum migration_outcome migration_watch_loop(struct session *s, struct vm 
         if (!ev->ended && now - last_query < every)
             continue;
         last_query = now;
-        if (inject_here && !injected && now >= break_at) {
+        if (inject_here && !injected && now >= break_at && !inject_at_cancel(o)) {
             injected = true;
             if (!strcmp(o->inject, "abort-src"))
                 proc_kill(src->proc, SIGABRT);
@@ -269,9 +270,16 @@ static enum migration_outcome migration_watch_loop(struct session *s, struct vm 
             return mig_broken(s, dst, "migration modes", err.kind, err.msg);
         }
         bool planned_abort = false;
+        bool at_cancel = inject_here && !injected && inject_at_cancel(o);
+        if (at_cancel)
+            inject_cancel_before(s, dst, st ? st : "?");
         if (!hop_action_poll(s, h, dst, st ? st : "?", &planned_abort, &err)) {
             json_decref(q);
             return mig_broken(s, dst, "hop action during migration", err.kind, err.msg);
+        }
+        if (at_cancel && hop_action_cancelled()) {
+            injected = true;
+            inject_cancel_after(s, src, dst, h->index);
         }
         if (st && !strcmp(st, "completed")) {
             /* QEMU 7.2 reports "completed" a moment before it has computed total-time and
@@ -315,8 +323,14 @@ static enum migration_outcome migration_watch_loop(struct session *s, struct vm 
             }
         }
         json_decref(q);
-        if (h->kind == HOP_MIGRATE && !vm_alive(dst))
-            return mig_broken(s, dst, "the destination QEMU died during migration", VQH_ERR_DIED, dst->exit_status);
+        /* Once the migration is cancelled on purpose, the destination's exit is the cancel's own
+         * consequence: the source shut the stream down and the destination's load failed. The
+         * source's final state decides (above); it may report "cancelling" for a while yet. A
+         * destination killed by a signal there crashed, which is a finding all the same. */
+        if (h->kind == HOP_MIGRATE && !vm_alive(dst) && (!hop_action_cancelled() || vm_crashed(dst)))
+            return mig_broken(s, dst, hop_action_cancelled() ? "the destination QEMU crashed after the migration was cancelled"
+                                                             : "the destination QEMU died during migration",
+                              VQH_ERR_DIED, dst->exit_status);
         if (now - t0 > o->migrate_timeout_ms) {
             char d[256];
             /* Still copying RAM pass after pass: the guest dirties memory faster than the stream

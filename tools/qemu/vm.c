@@ -80,6 +80,11 @@ bool vm_alive(struct vm *v)
     return false;
 }
 
+bool vm_crashed(struct vm *v)
+{
+    return v->proc && !vm_alive(v) && WIFSIGNALED(proc_status(v->proc));
+}
+
 bool vm_alive_hook(void *arg, struct vqh_err *why)
 {
     struct vm *v = arg;

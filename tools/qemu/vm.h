@@ -51,6 +51,8 @@ struct vm_launch {
 struct vm *vm_start(const struct vm_launch *l, const char *label, bool incoming, struct vqh_err *err);
 /* True while QEMU runs; otherwise fills exit_status. */
 bool vm_alive(struct vm *v);
+/* QEMU has ended, killed by a signal (a crash, unless the signal was ours). */
+bool vm_crashed(struct vm *v);
 /* Liveness hook for QMP waits. */
 bool vm_alive_hook(void *arg, struct vqh_err *why);
 /* Write a command line to the guest (ends with '\n'). */

@@ -102,21 +102,29 @@ static void test_validate_catches_combinations(void **state)
     assert_int_equal(parse(&o, "migrate", rf, &err), 0);
     assert_false(opts_validate(&o, &err));
     assert_non_null(strstr(err.msg, "--inject refuse-features shows only at a reset: add --reset-every N"));
-    /* the cancel faults need every hop to be a late-cancel hop */
+    /* the cancel faults need the hop to cancel: late-cancel hops only, or a --cancel-every hop */
     const char *sc[] = { "--boot", "pvh", "--kernel", "/etc/hostname", "--inject", "slow-cancel", "--hop-actions",
                          "late-cancel,paused", NULL };
     assert_int_equal(parse(&o, "migrate", sc, &err), 0);
     assert_false(opts_validate(&o, &err));
-    assert_non_null(strstr(err.msg, "--inject slow-cancel acts at the cancel of a late-cancel hop: add --hop-actions "
-                                    "late-cancel (alone, so that hop 1 is one)"));
+    assert_non_null(strstr(err.msg, "--inject slow-cancel acts at a hop's cancel: add --hop-actions late-cancel "
+                                    "(alone), or --cancel-every K with --inject-hop 1 a multiple of K"));
     sc[5] = "crash-after-cancel";
     sc[6] = NULL;
     assert_int_equal(parse(&o, "migrate", sc, &err), 0);
     assert_false(opts_validate(&o, &err));
-    assert_non_null(strstr(err.msg, "--inject crash-after-cancel acts at the cancel"));
+    assert_non_null(strstr(err.msg, "--inject crash-after-cancel acts at a hop's cancel"));
     sc[6] = "--hop-actions";
     sc[7] = "late-cancel";
     assert_int_equal(parse(&o, "migrate", sc, &err), 0);
+    assert_true(opts_validate(&o, &err));
+    const char *ce[] = { "--boot", "pvh", "--kernel", "/etc/hostname", "--inject", "crash-after-cancel",
+                         "--cancel-every", "2", "--inject-hop", "3", NULL };
+    assert_int_equal(parse(&o, "migrate", ce, &err), 0);
+    assert_false(opts_validate(&o, &err));
+    assert_non_null(strstr(err.msg, "--inject-hop 3 a multiple of K"));
+    ce[9] = "4";
+    assert_int_equal(parse(&o, "migrate", ce, &err), 0);
     assert_true(opts_validate(&o, &err));
     /* --guest-config goes through the guest's parser before anything boots */
     const char *g[] = { "--boot", "pvh", "--kernel", "/etc/hostname", "--guest-config", "rate=5;bogus=1", NULL };

@@ -492,9 +492,12 @@ bool opts_validate(struct vqh_opts *o, struct vqh_err *err)
         vqh_err_set(err, "--inject refuse-features shows only at a reset: add --reset-every N");
         return false;
     }
-    if ((!strcmp(o->inject, "slow-cancel") || !strcmp(o->inject, "crash-after-cancel")) && o->hop_action_mask != (1u << HA_LATE_CANCEL)) {
-        vqh_err_set(err, "--inject %s acts at the cancel of a late-cancel hop: add --hop-actions late-cancel "
-                    "(alone, so that hop %d is one)", o->inject, o->inject_hop);
+    /* The hop --inject-hop names must cancel: every hop is a late-cancel hop, or that one is a
+     * --cancel-every hop (cancel hops go first: cmd_migrate.c). */
+    if ((!strcmp(o->inject, "slow-cancel") || !strcmp(o->inject, "crash-after-cancel")) &&
+        o->hop_action_mask != (1u << HA_LATE_CANCEL) && !(o->cancel_every && o->inject_hop % o->cancel_every == 0)) {
+        vqh_err_set(err, "--inject %s acts at a hop's cancel: add --hop-actions late-cancel (alone), or "
+                    "--cancel-every K with --inject-hop %d a multiple of K", o->inject, o->inject_hop);
         return false;
     }
     if (!hop_action_validate(o, err))

@@ -94,10 +94,10 @@ void opts_usage(FILE *f, const char *command)
         "                         restarted on zeroed images, so data is really lost; refuse-features:\n"
         "                         the destination's disks demand VIRTIO_F_ACCESS_PLATFORM, so they\n"
         "                         refuse FEATURES_OK at the guest's next reset, --reset-every;\n"
-        "                         slow-cancel, crash-after-cancel: with --hop-actions late-cancel, the\n"
-        "                         source is stopped from its migrate_cancel until the destination has\n"
-        "                         exited (that exit is no finding), or the destination gets SIGABRT\n"
-        "                         (a crash after a cancel is one))\n\n"
+        "                         slow-cancel, crash-after-cancel: at the hop's migrate_cancel (with\n"
+        "                         --hop-actions late-cancel, or a --cancel-every hop), the source is\n"
+        "                         stopped until the destination has exited (that exit is no finding),\n"
+        "                         or the destination gets SIGABRT (a crash after a cancel is one))\n\n"
         "Exit status: 0 PASS, 1 FAIL (a problem in QEMU or the data), 2 ERROR (setup, flags).\n");
 }
 

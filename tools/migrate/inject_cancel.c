@@ -1,4 +1,4 @@
-/* inject_cancel.c: faults at a late-cancel hop's migrate_cancel (inject_cancel.h). */
+/* inject_cancel.c: faults at a hop's migrate_cancel (inject_cancel.h). */
 #include "inject_cancel.h"
 #include "clock.h"
 
@@ -15,9 +15,9 @@ bool inject_at_cancel(const struct vqh_opts *o)
     return !strcmp(o->inject, "slow-cancel") || !strcmp(o->inject, "crash-after-cancel");
 }
 
-void inject_cancel_before(struct session *s, struct vm *dst, const char *status)
+void inject_cancel_before(struct session *s, struct vm *dst)
 {
-    if (stopped_dst || strcmp(s->o->inject, "crash-after-cancel") || strcmp(status, "pre-switchover"))
+    if (stopped_dst || strcmp(s->o->inject, "crash-after-cancel"))
         return;
     stopped_dst = proc_kill(dst->proc, SIGSTOP);
 }

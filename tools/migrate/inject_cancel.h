@@ -1,6 +1,6 @@
 /*
- * inject_cancel.h: faults injected at a late-cancel hop's migrate_cancel (--inject slow-cancel,
- * crash-after-cancel), to prove that the destination's ordinary exit after a cancel is no
+ * inject_cancel.h: faults injected at a hop's migrate_cancel (a late-cancel hop's or a
+ * --cancel-every hop's; --inject slow-cancel, crash-after-cancel), to prove that the destination's ordinary exit after a cancel is no
  * finding and that its crash there is one.
  */
 #ifndef VQH_INJECT_CANCEL_H
@@ -12,11 +12,10 @@
 bool inject_at_cancel(const struct vqh_opts *o);
 
 /*
- * Before the poll that may cancel (source status `status`): for crash-after-cancel at
- * pre-switchover, stop the destination (SIGSTOP), so that it cannot exit on its own before the
- * signal below reaches it.
+ * Just before the cancel: for crash-after-cancel, stop the destination (SIGSTOP), so that it
+ * cannot exit on its own before the signal below reaches it.
  */
-void inject_cancel_before(struct session *s, struct vm *dst, const char *status);
+void inject_cancel_before(struct session *s, struct vm *dst);
 
 /*
  * Just after the hop's migrate_cancel, the faults themselves:

@@ -270,9 +270,10 @@ static enum migration_outcome migration_watch_loop(struct session *s, struct vm 
             return mig_broken(s, dst, "migration modes", err.kind, err.msg);
         }
         bool planned_abort = false;
+        /* A late-cancel hop cancels at its first pre-switchover. */
         bool at_cancel = inject_here && !injected && inject_at_cancel(o);
-        if (at_cancel)
-            inject_cancel_before(s, dst, st ? st : "?");
+        if (at_cancel && st && !strcmp(st, "pre-switchover"))
+            inject_cancel_before(s, dst);
         if (!hop_action_poll(s, h, dst, st ? st : "?", &planned_abort, &err)) {
             json_decref(q);
             return mig_broken(s, dst, "hop action during migration", err.kind, err.msg);
@@ -316,7 +317,13 @@ static enum migration_outcome migration_watch_loop(struct session *s, struct vm 
         if (active && !broke_off && now >= break_at && h->kind != HOP_MIGRATE) {
             broke_off = true;
             if (h->kind == HOP_CANCEL) {
+                if (at_cancel)
+                    inject_cancel_before(s, dst);
                 json_decref(qmp_cmd(src->qmp, "migrate_cancel", NULL, o->qmp_timeout_ms, &err));
+                if (at_cancel) {
+                    injected = true;
+                    inject_cancel_after(s, src, dst, h->index);
+                }
             } else {
                 proc_kill(dst->proc, SIGKILL);
                 proc_wait(dst->proc, 5000);

@@ -85,71 +85,67 @@ static void test_bad_flags_are_named(void **state)
     expect_bad((const char *[]){ "--reset-every", "0", NULL }, "--reset-every: bad value '0'");
 }
 
+/* args parse; opts_validate then refuses them with a message holding needle, or (NULL) accepts
+ * them. The options parsed, for a look at them. */
+static struct vqh_opts expect_validate(const char *const *args, const char *needle)
+{
+    struct vqh_opts o;
+    struct vqh_err err = {.msg = ""};
+    assert_int_equal(parse(&o, "migrate", args, &err), 0);
+    bool ok = opts_validate(&o, &err);
+    if (needle && !strstr(err.msg, needle))
+        fprintf(stderr, "got: %s\n", ok ? "(accepted)" : err.msg);
+    if (!needle)
+        assert_true(ok);
+    else
+        assert_non_null(strstr(err.msg, needle));
+    assert_true(ok == !needle);
+    return o;
+}
+
 static void test_validate_catches_combinations(void **state)
 {
     (void)state;
-    struct vqh_opts o;
-    struct vqh_err err;
-    const char *a[] = { "--boot", "pvh", "--kernel", "/nonexistent/kernel.elf", NULL };
-    assert_int_equal(parse(&o, "migrate", a, &err), 0);
-    assert_false(opts_validate(&o, &err));
-    assert_non_null(strstr(err.msg, "--kernel"));
-    const char *b[] = { "--boot", "pvh", "--kernel", "/etc/hostname", "--postcopy", "--multifd", NULL };
-    assert_int_equal(parse(&o, "migrate", b, &err), 0);
-    assert_false(opts_validate(&o, &err));
-    assert_non_null(strstr(err.msg, "cannot be combined"));
-    const char *rf[] = { "--boot", "pvh", "--kernel", "/etc/hostname", "--inject", "refuse-features", NULL };
-    assert_int_equal(parse(&o, "migrate", rf, &err), 0);
-    assert_false(opts_validate(&o, &err));
-    assert_non_null(strstr(err.msg, "--inject refuse-features shows only at a reset: add --reset-every N"));
+    expect_validate((const char *[]){ "--boot", "pvh", "--kernel", "/nonexistent/kernel.elf", NULL }, "--kernel");
+    expect_validate((const char *[]){ "--boot", "pvh", "--kernel", "/etc/hostname", "--postcopy", "--multifd", NULL },
+                    "cannot be combined");
+    expect_validate((const char *[]){ "--boot", "pvh", "--kernel", "/etc/hostname", "--inject", "refuse-features", NULL },
+                    "--inject refuse-features shows only at a reset: add --reset-every N");
     /* the cancel faults need the hop to cancel: late-cancel hops only, or a --cancel-every hop */
-    const char *sc[] = { "--boot", "pvh", "--kernel", "/etc/hostname", "--inject", "slow-cancel", "--hop-actions",
-                         "late-cancel,paused", NULL };
-    assert_int_equal(parse(&o, "migrate", sc, &err), 0);
-    assert_false(opts_validate(&o, &err));
-    assert_non_null(strstr(err.msg, "--inject slow-cancel acts at a hop's cancel: add --hop-actions late-cancel "
-                                    "(alone), or --cancel-every K with --inject-hop 1 a multiple of K"));
-    sc[5] = "crash-after-cancel";
-    sc[6] = NULL;
-    assert_int_equal(parse(&o, "migrate", sc, &err), 0);
-    assert_false(opts_validate(&o, &err));
-    assert_non_null(strstr(err.msg, "--inject crash-after-cancel acts at a hop's cancel"));
-    sc[6] = "--hop-actions";
-    sc[7] = "late-cancel";
-    assert_int_equal(parse(&o, "migrate", sc, &err), 0);
-    assert_true(opts_validate(&o, &err));
-    const char *ce[] = { "--boot", "pvh", "--kernel", "/etc/hostname", "--inject", "crash-after-cancel",
-                         "--cancel-every", "2", "--inject-hop", "3", NULL };
-    assert_int_equal(parse(&o, "migrate", ce, &err), 0);
-    assert_false(opts_validate(&o, &err));
-    assert_non_null(strstr(err.msg, "--inject-hop 3 a multiple of K"));
-    ce[9] = "4";
-    assert_int_equal(parse(&o, "migrate", ce, &err), 0);
-    assert_true(opts_validate(&o, &err));
+    expect_validate((const char *[]){ "--boot", "pvh", "--kernel", "/etc/hostname", "--inject", "slow-cancel",
+                                      "--hop-actions", "late-cancel,paused", NULL },
+                    "--inject slow-cancel acts at a hop's cancel: add --hop-actions late-cancel (alone), or "
+                    "--cancel-every K with --inject-hop 1 a multiple of K");
+    expect_validate((const char *[]){ "--boot", "pvh", "--kernel", "/etc/hostname", "--inject", "crash-after-cancel",
+                                      NULL },
+                    "--inject crash-after-cancel acts at a hop's cancel");
+    expect_validate((const char *[]){ "--boot", "pvh", "--kernel", "/etc/hostname", "--inject", "crash-after-cancel",
+                                      "--hop-actions", "late-cancel", NULL },
+                    NULL);
+    expect_validate((const char *[]){ "--boot", "pvh", "--kernel", "/etc/hostname", "--inject", "crash-after-cancel",
+                                      "--cancel-every", "2", "--inject-hop", "3", NULL },
+                    "--inject-hop 3 a multiple of K");
+    expect_validate((const char *[]){ "--boot", "pvh", "--kernel", "/etc/hostname", "--inject", "crash-after-cancel",
+                                      "--cancel-every", "2", "--inject-hop", "4", NULL },
+                    NULL);
     /* --guest-config goes through the guest's parser before anything boots */
-    const char *g[] = { "--boot", "pvh", "--kernel", "/etc/hostname", "--guest-config", "rate=5;bogus=1", NULL };
-    assert_int_equal(parse(&o, "migrate", g, &err), 0);
-    assert_false(opts_validate(&o, &err));
-    assert_non_null(strstr(err.msg, "--guest-config 'rate=5;bogus=1': unknown key 'bogus'"));
-    g[5] = "min_blocks=9;max_blocks=2";
-    assert_int_equal(parse(&o, "migrate", g, &err), 0);
-    assert_false(opts_validate(&o, &err));
-    assert_non_null(strstr(err.msg, "min_blocks"));
-    g[5] = "min_blocks=2;max_blocks=9 mix_discard=0";
-    assert_int_equal(parse(&o, "migrate", g, &err), 0);
-    assert_true(opts_validate(&o, &err));
+    expect_validate((const char *[]){ "--boot", "pvh", "--kernel", "/etc/hostname", "--guest-config", "rate=5;bogus=1",
+                                      NULL },
+                    "--guest-config 'rate=5;bogus=1': unknown key 'bogus'");
+    expect_validate((const char *[]){ "--boot", "pvh", "--kernel", "/etc/hostname", "--guest-config",
+                                      "min_blocks=9;max_blocks=2", NULL },
+                    "min_blocks");
+    expect_validate((const char *[]){ "--boot", "pvh", "--kernel", "/etc/hostname", "--guest-config",
+                                      "min_blocks=2;max_blocks=9 mix_discard=0", NULL },
+                    NULL);
     /* UEFI: the ESP is the guest's eighth virtio-blk disk, so 8 data disks cannot all be seen */
     const char *c[] = { "--boot", "uefi", "--esp", "/etc/hostname", "--ovmf-code", "/etc/hostname",
                         "--ovmf-vars", "/etc/hostname", "--disk", "a", "--disk", "b", "--disk", "c",
                         "--disk", "d", "--disk", "e", "--disk", "f", "--disk", "g", "--disk", "h", NULL };
-    assert_int_equal(parse(&o, "migrate", c, &err), 0);
-    assert_false(opts_validate(&o, &err));
-    assert_non_null(strstr(err.msg, "with --boot uefi at most 7 data disks"));
+    expect_validate(c, "with --boot uefi at most 7 data disks");
     c[1] = "pvh";
     c[2] = "--kernel"; /* PVH: all 8 are data disks */
-    assert_int_equal(parse(&o, "migrate", c, &err), 0);
-    assert_true(opts_validate(&o, &err));
-    assert_int_equal(o.ndisks, 8);
+    assert_int_equal(expect_validate(c, NULL).ndisks, 8);
 }
 
 static void test_reproducer_repeats_the_run(void **state)

@@ -1,7 +1,7 @@
 /*
  * inject_cancel.h: faults injected at a hop's migrate_cancel (a late-cancel hop's or a
- * --cancel-every hop's; --inject slow-cancel, crash-after-cancel), to prove that the destination's ordinary exit after a cancel is no
- * finding and that its crash there is one.
+ * --cancel-every hop's; --inject slow-cancel, crash-after-cancel), to prove that the
+ * destination's ordinary exit after a cancel is no finding and that its crash there is one.
  */
 #ifndef VQH_INJECT_CANCEL_H
 #define VQH_INJECT_CANCEL_H

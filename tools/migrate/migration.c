@@ -334,9 +334,11 @@ static enum migration_outcome migration_watch_loop(struct session *s, struct vm 
          * consequence: the source shut the stream down and the destination's load failed. The
          * source's final state decides (above); it may report "cancelling" for a while yet. A
          * destination killed by a signal there crashed, which is a finding all the same. */
-        if (h->kind == HOP_MIGRATE && !vm_alive(dst) && (!hop_action_cancelled() || vm_crashed(dst)))
-            return mig_broken(s, dst, hop_action_cancelled() ? "the destination QEMU crashed after the migration was cancelled"
-                                                             : "the destination QEMU died during migration",
+        bool cancelled = hop_action_cancelled();
+        if (h->kind == HOP_MIGRATE && !vm_alive(dst) && (!cancelled || vm_crashed(dst)))
+            return mig_broken(s, dst,
+                              cancelled ? "the destination QEMU crashed after the migration was cancelled"
+                                        : "the destination QEMU died during migration",
                               VQH_ERR_DIED, dst->exit_status);
         if (now - t0 > o->migrate_timeout_ms) {
             char d[256];

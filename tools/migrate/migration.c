@@ -332,14 +332,11 @@ static enum migration_outcome migration_watch_loop(struct session *s, struct vm 
         json_decref(q);
         /* Once the migration is cancelled on purpose, the destination's exit is the cancel's own
          * consequence: the source shut the stream down and the destination's load failed. The
-         * source's final state decides (above); it may report "cancelling" for a while yet. A
-         * destination killed by a signal there crashed, which is a finding all the same. */
-        bool cancelled = hop_action_cancelled();
-        if (h->kind == HOP_MIGRATE && !vm_alive(dst) && (!cancelled || vm_crashed(dst)))
-            return mig_broken(s, dst,
-                              cancelled ? "the destination QEMU crashed after the migration was cancelled"
-                                        : "the destination QEMU died during migration",
-                              VQH_ERR_DIED, dst->exit_status);
+         * source's final state decides (above); it may report "cancelling" for a while yet. How
+         * the destination ended is judged after the hop, as for every cancel
+         * (health_dst_after_cancel: a death by a signal is a crash). */
+        if (h->kind == HOP_MIGRATE && !hop_action_cancelled() && !vm_alive(dst))
+            return mig_broken(s, dst, "the destination QEMU died during migration", VQH_ERR_DIED, dst->exit_status);
         if (now - t0 > o->migrate_timeout_ms) {
             char d[256];
             /* Still copying RAM pass after pass: the guest dirties memory faster than the stream
